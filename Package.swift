@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers, each depending only on the ones above it:
+//   native shims (C*) -> InspectdTensor -> InspectdModel -> (detector, daemon) -> inspectd CLI
+// InspectdImage sits beside the tensor engine: it knows pixels, not tensors.
+
+let package = Package(
+    name: "inspectd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "inspectd", targets: ["inspectd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config.
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLAPACKE", pkgConfig: "lapacke", providers: [.apt(["liblapacke-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+
+        .target(name: "InspectdTensor", dependencies: ["COpenBLAS", "CLAPACKE"]),
+
+        .executableTarget(
+            name: "inspectd",
+            dependencies: [
+                "InspectdTensor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "InspectdTensorTests", dependencies: ["InspectdTensor"]),
+    ]
+)

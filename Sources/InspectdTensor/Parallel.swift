@@ -1,0 +1,46 @@
+import COpenBLAS
+import Dispatch
+import Synchronization
+
+/// How many threads the engine uses, for OpenBLAS and for its own loops.
+public enum Engine {
+    private static let threadCount = Atomic<Int>(defaultThreads())
+
+    private static func defaultThreads() -> Int {
+        Int(openblas_get_num_threads())
+    }
+
+    public static var threads: Int { threadCount.load(ordering: .relaxed) }
+
+    /// Sets the number of threads for OpenBLAS and the engine's own parallel loops.
+    public static func setThreads(_ n: Int) {
+        precondition(n >= 1, "thread count must be at least 1, got \(n)")
+        threadCount.store(n, ordering: .relaxed)
+        openblas_set_num_threads(Int32(n))
+    }
+
+    /// Runs `body(i)` for i in 0..<count, spread over the engine's threads in contiguous chunks.
+    /// Small jobs run inline: a dispatch costs more than a few thousand flops.
+    public static func parallelFor(_ count: Int, minChunk: Int = 1, _ body: (Int) -> Void) {
+        let workers = min(threads, max(1, count / max(1, minChunk)))
+        if workers <= 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            // The kernels hand disjoint index ranges to the workers; that is the whole contract.
+            let shared = UncheckedSendable(body)
+            let chunk = (count + workers - 1) / workers
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let start = w * chunk
+                let end = min(count, start + chunk)
+                if start < end { for i in start..<end { shared.value(i) } }
+            }
+        }
+    }
+}
+
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Inspectd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspectd",
+        abstract: "Edge inspection daemon: scores camera frames with a continual diffusion anomaly detector.",
+        subcommands: [BenchEngine.self]
+    )
+}
