@@ -23,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
 
         .target(name: "InspectdTensor", dependencies: ["COpenBLAS", "CLAPACKE"]),
+        .target(name: "InspectdModel", dependencies: ["InspectdTensor"]),
 
         .executableTarget(
             name: "inspectd",
@@ -33,5 +34,7 @@ let package = Package(
         ),
 
         .testTarget(name: "InspectdTensorTests", dependencies: ["InspectdTensor"]),
+        // InspectdImage joins the dependencies once it lands on main (the fixture is a PNG).
+        .testTarget(name: "InspectdModelTests", dependencies: ["InspectdModel"], resources: [.copy("Fixtures")]),
     ]
 )
