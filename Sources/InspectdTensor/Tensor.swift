@@ -75,6 +75,13 @@ public final class Tensor {
         return strides
     }
 
+    /// Runs `body` with a pointer to the elements of `tensor`, or nil when there is no tensor:
+    /// the shape backward kernels need for gradients that are only wanted for some inputs.
+    static func withMutablePointer<R>(_ tensor: Tensor?, _ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
+        guard let tensor else { return body(nil) }
+        return tensor.data.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+    }
+
     /// Adds `other` into `grad`, creating it on first use.
     func accumulateGrad(_ other: Tensor) {
         precondition(other.shape == shape, "gradient of shape \(other.shape) for a tensor of shape \(shape)")

@@ -1,0 +1,332 @@
+/// 2-D convolution (NCHW, weight [Cout, Cin/groups, kh, kw]) and its backward.
+///
+/// Three paths: 1x1 stride-1 convolutions are a plain GEMM on the input; depthwise convolutions
+/// (one filter per channel) are direct loops, since a GEMM with K = kh*kw would waste the BLAS;
+/// everything else lowers each image (and group) to an im2col matrix and calls sgemm.
+
+/// Zero padding on each side, possibly asymmetric (TensorFlow's "SAME" pads more after than before).
+public struct Padding2d: Equatable, Sendable {
+    public var top, left, bottom, right: Int
+
+    public init(top: Int, left: Int, bottom: Int, right: Int) {
+        (self.top, self.left, self.bottom, self.right) = (top, left, bottom, right)
+    }
+
+    /// The same padding on every side.
+    public init(_ all: Int) { self.init(top: all, left: all, bottom: all, right: all) }
+
+    public static let zero = Padding2d(0)
+
+    /// TensorFlow's "SAME": the output is ceil(input / stride), the surplus padding goes after.
+    public static func same(kernel: Int, stride: Int, height: Int, width: Int) -> Padding2d {
+        func split(_ size: Int) -> (Int, Int) {
+            let out = (size + stride - 1) / stride
+            let total = max((out - 1) * stride + kernel - size, 0)
+            return (total / 2, total - total / 2)
+        }
+        let (t, b) = split(height), (l, r) = split(width)
+        return Padding2d(top: t, left: l, bottom: b, right: r)
+    }
+}
+
+/// Sizes of one convolution, shared by the forward and backward kernels.
+struct ConvGeometry {
+    let batch, inChannels, height, width: Int
+    let outChannels, kernelH, kernelW, stride, groups: Int
+    let padding: Padding2d
+    let outHeight, outWidth: Int
+
+    init(input: [Int], weight: [Int], stride: Int, padding: Padding2d, groups: Int) {
+        precondition(input.count == 4, "conv2d input must be NCHW, got \(input)")
+        precondition(weight.count == 4, "conv2d weight must be [Cout, Cin/groups, kh, kw], got \(weight)")
+        precondition(stride >= 1 && groups >= 1, "conv2d stride and groups must be positive")
+        (batch, inChannels, height, width) = (input[0], input[1], input[2], input[3])
+        (outChannels, kernelH, kernelW) = (weight[0], weight[2], weight[3])
+        precondition(inChannels % groups == 0 && outChannels % groups == 0,
+                     "conv2d channels \(inChannels)->\(outChannels) do not split into \(groups) groups")
+        precondition(weight[1] == inChannels / groups,
+                     "conv2d weight \(weight) expects \(weight[1] * groups) input channels, input has \(inChannels)")
+        self.stride = stride
+        self.groups = groups
+        self.padding = padding
+        outHeight = (height + padding.top + padding.bottom - kernelH) / stride + 1
+        outWidth = (width + padding.left + padding.right - kernelW) / stride + 1
+        precondition(outHeight > 0 && outWidth > 0, "conv2d kernel \(kernelH)x\(kernelW) larger than padded input \(input)")
+    }
+
+    var inPerGroup: Int { inChannels / groups }
+    var outPerGroup: Int { outChannels / groups }
+    /// Rows of the im2col matrix of one group: input channels times kernel taps.
+    var patch: Int { inPerGroup * kernelH * kernelW }
+    var outPlane: Int { outHeight * outWidth }
+    var inPlane: Int { height * width }
+    var isPointwise: Bool {
+        kernelH == 1 && kernelW == 1 && stride == 1 && padding == .zero && groups == 1
+    }
+    var isDepthwise: Bool { groups == inChannels && outChannels == inChannels && groups > 1 }
+    var outputShape: [Int] { [batch, outChannels, outHeight, outWidth] }
+
+    /// The range of output columns whose input column `ox * stride + kx - left` is inside the image.
+    @inline(__always)
+    func validColumns(kx: Int) -> Range<Int> {
+        let shift = kx - padding.left
+        let lo = shift >= 0 ? 0 : (-shift + stride - 1) / stride
+        let hi = (width - 1 - shift) < 0 ? 0 : min(outWidth, (width - 1 - shift) / stride + 1)
+        return lo..<max(lo, hi)
+    }
+}
+
+public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil,
+                   stride: Int = 1, padding: Padding2d = .zero, groups: Int = 1) -> Tensor {
+    let g = ConvGeometry(input: x.shape, weight: weight.shape, stride: stride, padding: padding, groups: groups)
+    if let bias { precondition(bias.shape == [g.outChannels], "conv2d bias must be [\(g.outChannels)], got \(bias.shape)") }
+
+    let out = Tensor(shape: g.outputShape) { y in
+        x.data.withUnsafeBufferPointer { px in
+            weight.data.withUnsafeBufferPointer { pw in
+                let bias = bias?.data
+                if g.isDepthwise {
+                    ConvKernels.depthwiseForward(g, px.baseAddress!, pw.baseAddress!, bias, y.baseAddress!)
+                } else {
+                    ConvKernels.gemmForward(g, px.baseAddress!, pw.baseAddress!, bias, y.baseAddress!)
+                }
+            }
+        }
+    }
+    var inputs = [x, weight]
+    if let bias { inputs.append(bias) }
+    return Autograd.record(out, inputs: inputs) { gradOut in
+        let dX = x.tracksGradient ? Tensor(zeros: x.shape) : nil
+        let dW = weight.tracksGradient ? Tensor(zeros: weight.shape) : nil
+        x.data.withUnsafeBufferPointer { px in
+            weight.data.withUnsafeBufferPointer { pw in
+                gradOut.data.withUnsafeBufferPointer { pg in
+                    Tensor.withMutablePointer(dX) { dx in
+                        Tensor.withMutablePointer(dW) { dw in
+                            if g.isDepthwise {
+                                ConvKernels.depthwiseBackward(g, px.baseAddress!, pw.baseAddress!, pg.baseAddress!, dx, dw)
+                            } else {
+                                ConvKernels.gemmBackward(g, px.baseAddress!, pw.baseAddress!, pg.baseAddress!, dx, dw)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        guard let bias else { return [dX, dW] }
+        let dB = bias.tracksGradient ? ConvKernels.biasGradient(g, gradOut) : nil
+        return [dX, dW, dB]
+    }
+}
+
+enum ConvKernels {
+    // MARK: GEMM path (im2col)
+
+    static func gemmForward(_ g: ConvGeometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                            _ bias: [Float]?, _ y: UnsafeMutablePointer<Float>) {
+        let L = g.outPlane
+        if let bias {
+            for n in 0..<g.batch {
+                for c in 0..<g.outChannels {
+                    (y + (n * g.outChannels + c) * L).update(repeating: bias[c], count: L)
+                }
+            }
+        }
+        let beta: Float = bias == nil ? 0 : 1
+        if g.isPointwise {
+            for n in 0..<g.batch {
+                sgemm(m: g.outChannels, n: L, k: g.inChannels, a: w, lda: g.inChannels,
+                      b: x + n * g.inChannels * L, ldb: L, beta: beta, c: y + n * g.outChannels * L, ldc: L)
+            }
+            return
+        }
+        let col = UnsafeMutablePointer<Float>.allocate(capacity: g.patch * L)
+        defer { col.deallocate() }
+        for n in 0..<g.batch {
+            for grp in 0..<g.groups {
+                im2col(g, x + (n * g.inChannels + grp * g.inPerGroup) * g.inPlane, col)
+                sgemm(m: g.outPerGroup, n: L, k: g.patch, a: w + grp * g.outPerGroup * g.patch, lda: g.patch,
+                      b: col, ldb: L, beta: beta,
+                      c: y + (n * g.outChannels + grp * g.outPerGroup) * L, ldc: L)
+            }
+        }
+    }
+
+    static func gemmBackward(_ g: ConvGeometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                             _ dy: UnsafePointer<Float>,
+                             _ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?) {
+        let L = g.outPlane
+        if g.isPointwise {
+            for n in 0..<g.batch {
+                let dyn = dy + n * g.outChannels * L
+                if let dw {   // dW += dY_n · X_nᵀ
+                    sgemm(transposeB: true, m: g.outChannels, n: g.inChannels, k: L, a: dyn, lda: L,
+                          b: x + n * g.inChannels * L, ldb: L, beta: 1, c: dw, ldc: g.inChannels)
+                }
+                if let dx {   // dX_n = Wᵀ · dY_n
+                    sgemm(transposeA: true, m: g.inChannels, n: L, k: g.outChannels, a: w, lda: g.inChannels,
+                          b: dyn, ldb: L, c: dx + n * g.inChannels * L, ldc: L)
+                }
+            }
+            return
+        }
+        let col = UnsafeMutablePointer<Float>.allocate(capacity: g.patch * L)
+        defer { col.deallocate() }
+        for n in 0..<g.batch {
+            for grp in 0..<g.groups {
+                let xg = x + (n * g.inChannels + grp * g.inPerGroup) * g.inPlane
+                let dyg = dy + (n * g.outChannels + grp * g.outPerGroup) * L
+                let wg = w + grp * g.outPerGroup * g.patch
+                if let dw {   // dW_g += dY_g · colᵀ
+                    im2col(g, xg, col)
+                    sgemm(transposeB: true, m: g.outPerGroup, n: g.patch, k: L, a: dyg, lda: L,
+                          b: col, ldb: L, beta: 1, c: dw + grp * g.outPerGroup * g.patch, ldc: g.patch)
+                }
+                if let dx {   // dcol = W_gᵀ · dY_g, scattered back onto the image
+                    sgemm(transposeA: true, m: g.patch, n: L, k: g.outPerGroup, a: wg, lda: g.patch,
+                          b: dyg, ldb: L, c: col, ldc: L)
+                    col2im(g, col, dx + (n * g.inChannels + grp * g.inPerGroup) * g.inPlane)
+                }
+            }
+        }
+    }
+
+    /// Unfolds one group of one image into `col` [inPerGroup*kh*kw, outH*outW].
+    static func im2col(_ g: ConvGeometry, _ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
+        let taps = g.kernelH * g.kernelW
+        let L = g.outPlane
+        Engine.parallelFor(g.patch, minChunk: 8) { row in
+            let c = row / taps, ky = (row % taps) / g.kernelW, kx = row % g.kernelW
+            let plane = x + c * g.inPlane
+            let dst = col + row * L
+            let cols = g.validColumns(kx: kx)
+            let shift = kx - g.padding.left
+            for oy in 0..<g.outHeight {
+                let iy = oy * g.stride + ky - g.padding.top
+                let line = dst + oy * g.outWidth
+                guard iy >= 0 && iy < g.height else {
+                    line.update(repeating: 0, count: g.outWidth)
+                    continue
+                }
+                if cols.lowerBound > 0 { line.update(repeating: 0, count: cols.lowerBound) }
+                if cols.upperBound < g.outWidth {
+                    (line + cols.upperBound).update(repeating: 0, count: g.outWidth - cols.upperBound)
+                }
+                let src = plane + iy * g.width + shift
+                if g.stride == 1 {
+                    (line + cols.lowerBound).update(from: src + cols.lowerBound, count: cols.count)
+                } else {
+                    for ox in cols { line[ox] = src[ox * g.stride] }
+                }
+            }
+        }
+    }
+
+    /// Adds the columns of `col` back onto the image they were unfolded from (im2col's adjoint).
+    static func col2im(_ g: ConvGeometry, _ col: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
+        let taps = g.kernelH * g.kernelW
+        // One channel per task: all rows that write a plane stay on one thread.
+        Engine.parallelFor(g.inPerGroup) { c in
+            let plane = dx + c * g.inPlane
+            for tap in 0..<taps {
+                let ky = tap / g.kernelW, kx = tap % g.kernelW
+                let src = col + (c * taps + tap) * g.outPlane
+                let cols = g.validColumns(kx: kx)
+                let shift = kx - g.padding.left
+                for oy in 0..<g.outHeight {
+                    let iy = oy * g.stride + ky - g.padding.top
+                    guard iy >= 0 && iy < g.height else { continue }
+                    let dst = plane + iy * g.width + shift
+                    let line = src + oy * g.outWidth
+                    for ox in cols { dst[ox * g.stride] += line[ox] }
+                }
+            }
+        }
+    }
+
+    // MARK: Depthwise path (direct loops)
+
+    static func depthwiseForward(_ g: ConvGeometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                 _ bias: [Float]?, _ y: UnsafeMutablePointer<Float>) {
+        let taps = g.kernelH * g.kernelW
+        Engine.parallelFor(g.batch * g.inChannels) { plane in
+            let c = plane % g.inChannels
+            let src = x + plane * g.inPlane
+            let dst = y + plane * g.outPlane
+            let filter = w + c * taps
+            dst.update(repeating: bias?[c] ?? 0, count: g.outPlane)
+            for ky in 0..<g.kernelH {
+                for kx in 0..<g.kernelW {
+                    let weight = filter[ky * g.kernelW + kx]
+                    let cols = g.validColumns(kx: kx)
+                    let shift = kx - g.padding.left
+                    for oy in 0..<g.outHeight {
+                        let iy = oy * g.stride + ky - g.padding.top
+                        guard iy >= 0 && iy < g.height else { continue }
+                        let line = dst + oy * g.outWidth
+                        let row = src + iy * g.width + shift
+                        if g.stride == 1 {
+                            for ox in cols { line[ox] += weight * row[ox] }
+                        } else {
+                            for ox in cols { line[ox] += weight * row[ox * g.stride] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static func depthwiseBackward(_ g: ConvGeometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                  _ dy: UnsafePointer<Float>,
+                                  _ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?) {
+        let taps = g.kernelH * g.kernelW
+        // Parallel over channels so that each filter's gradient is summed by one thread.
+        Engine.parallelFor(g.inChannels) { c in
+            for n in 0..<g.batch {
+                let plane = n * g.inChannels + c
+                let src = x + plane * g.inPlane
+                let grad = dy + plane * g.outPlane
+                for ky in 0..<g.kernelH {
+                    for kx in 0..<g.kernelW {
+                        let tap = ky * g.kernelW + kx
+                        let weight = w[c * taps + tap]
+                        let cols = g.validColumns(kx: kx)
+                        let shift = kx - g.padding.left
+                        var wSum: Float = 0
+                        for oy in 0..<g.outHeight {
+                            let iy = oy * g.stride + ky - g.padding.top
+                            guard iy >= 0 && iy < g.height else { continue }
+                            let gline = grad + oy * g.outWidth
+                            let offset = iy * g.width + shift
+                            for ox in cols {
+                                wSum += gline[ox] * src[offset + ox * g.stride]
+                            }
+                            if let dx {
+                                let dline = dx + plane * g.inPlane + offset
+                                for ox in cols { dline[ox * g.stride] += weight * gline[ox] }
+                            }
+                        }
+                        dw?[c * taps + tap] += wSum
+                    }
+                }
+            }
+        }
+    }
+
+    static func biasGradient(_ g: ConvGeometry, _ gradOut: Tensor) -> Tensor {
+        let db = Tensor(zeros: [g.outChannels])
+        gradOut.data.withUnsafeBufferPointer { pg in
+            db.data.withUnsafeMutableBufferPointer { d in
+                for n in 0..<g.batch {
+                    for c in 0..<g.outChannels {
+                        let plane = pg.baseAddress! + (n * g.outChannels + c) * g.outPlane
+                        var s: Float = 0
+                        for i in 0..<g.outPlane { s += plane[i] }
+                        d[c] += s
+                    }
+                }
+            }
+        }
+        return db
+    }
+}

@@ -1,0 +1,75 @@
+import Testing
+@testable import InspectdTensor
+
+/// The definition of convolution, as plain nested loops.
+func naiveConv2d(_ x: Tensor, _ w: Tensor, bias: Tensor?, stride: Int, padding: Padding2d, groups: Int) -> Tensor {
+    let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (cout, cpg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+    let oh = (h + padding.top + padding.bottom - kh) / stride + 1
+    let ow = (wd + padding.left + padding.right - kw) / stride + 1
+    let opg = cout / groups
+    var y = [Float](repeating: 0, count: n * cout * oh * ow)
+    for b in 0..<n { for o in 0..<cout { for oy in 0..<oh { for ox in 0..<ow {
+        var s = bias?.data[o] ?? 0
+        let grp = o / opg
+        for ci in 0..<cpg { for ky in 0..<kh { for kx in 0..<kw {
+            let iy = oy * stride + ky - padding.top, ix = ox * stride + kx - padding.left
+            guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+            let c = grp * cpg + ci
+            s += x.data[((b * cin + c) * h + iy) * wd + ix] * w.data[((o * cpg + ci) * kh + ky) * kw + kx]
+        }}}
+        y[((b * cout + o) * oh + oy) * ow + ox] = s
+    }}}}
+    return Tensor(shape: [n, cout, oh, ow], data: y)
+}
+
+struct ConvCase: CustomTestStringConvertible, Sendable {
+    let input: [Int], outChannels: Int, kernel: (Int, Int), stride: Int, padding: Padding2d, groups: Int, bias: Bool
+    var testDescription: String {
+        "x\(input) cout=\(outChannels) k=\(kernel) s=\(stride) pad=\(padding) g=\(groups) bias=\(bias)"
+    }
+}
+
+let convCases: [ConvCase] = [
+    ConvCase(input: [2, 3, 7, 9], outChannels: 5, kernel: (3, 3), stride: 1, padding: Padding2d(1), groups: 1, bias: true),
+    ConvCase(input: [2, 4, 9, 6], outChannels: 6, kernel: (3, 2), stride: 2, padding: Padding2d(top: 0, left: 1, bottom: 1, right: 0), groups: 2, bias: true),
+    ConvCase(input: [1, 6, 8, 7], outChannels: 6, kernel: (5, 5), stride: 2, padding: .same(kernel: 5, stride: 2, height: 8, width: 7), groups: 6, bias: false),
+    ConvCase(input: [3, 5, 6, 6], outChannels: 5, kernel: (3, 3), stride: 1, padding: Padding2d(1), groups: 5, bias: true),
+    ConvCase(input: [2, 5, 4, 3], outChannels: 7, kernel: (1, 1), stride: 1, padding: .zero, groups: 1, bias: true),
+    ConvCase(input: [1, 4, 5, 5], outChannels: 3, kernel: (1, 1), stride: 2, padding: .zero, groups: 1, bias: false),
+]
+
+@Suite struct ConvTests {
+    @Test(arguments: convCases)
+    func forwardMatchesNaiveLoops(_ c: ConvCase) {
+        var r = TestRandom(seed: 11)
+        let x = r.tensor(c.input)
+        let w = r.tensor([c.outChannels, c.input[1] / c.groups, c.kernel.0, c.kernel.1])
+        let b = c.bias ? r.tensor([c.outChannels]) : nil
+        let fast = conv2d(x, w, bias: b, stride: c.stride, padding: c.padding, groups: c.groups)
+        let slow = naiveConv2d(x, w, bias: b, stride: c.stride, padding: c.padding, groups: c.groups)
+        #expect(fast.shape == slow.shape)
+        let err = zip(fast.data, slow.data).map { abs($0 - $1) }.max() ?? 0
+        #expect(err < 1e-4)
+    }
+
+    @Test(arguments: convCases)
+    func gradientsMatchFiniteDifferences(_ c: ConvCase) {
+        var r = TestRandom(seed: 12)
+        let x = r.tensor(c.input, requiresGrad: true)
+        let w = r.tensor([c.outChannels, c.input[1] / c.groups, c.kernel.0, c.kernel.1], requiresGrad: true)
+        var inputs = [x, w]
+        if c.bias { inputs.append(r.tensor([c.outChannels], requiresGrad: true)) }
+        let err = gradientError(inputs) { t in
+            conv2d(t[0], t[1], bias: t.count > 2 ? t[2] : nil, stride: c.stride, padding: c.padding, groups: c.groups)
+        }
+        #expect(err < 1e-2)
+    }
+
+    @Test func samePaddingMatchesTensorFlow() {
+        #expect(Padding2d.same(kernel: 3, stride: 2, height: 256, width: 256) == Padding2d(top: 0, left: 0, bottom: 1, right: 1))
+        #expect(Padding2d.same(kernel: 5, stride: 2, height: 64, width: 64) == Padding2d(top: 1, left: 1, bottom: 2, right: 2))
+        #expect(Padding2d.same(kernel: 5, stride: 1, height: 16, width: 16) == Padding2d(2))
+        #expect(Padding2d.same(kernel: 3, stride: 2, height: 7, width: 7) == Padding2d(1))
+    }
+}
