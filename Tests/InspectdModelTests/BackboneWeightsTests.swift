@@ -35,21 +35,26 @@ func randomLite0StateDict(seed: UInt64 = 1) -> [String: Tensor] {
         dict[prefix + ".running_var"] = rng.tensor([c], 0.2, 2)
         dict[prefix + ".num_batches_tracked"] = Tensor(scalar: 0)
     }
+    /// Scaled by fan-in so activations stay in a realistic range through 16 blocks.
+    func conv(_ shape: [Int]) -> Tensor {
+        let bound = 1.5 / Float(shape[1] * shape[2] * shape[3]).squareRoot()
+        return rng.tensor(shape, -bound, bound)
+    }
     let cfg = EfficientNetLite0Config.self
-    dict["_conv_stem.weight"] = rng.tensor([cfg.stemChannels, 3, 3, 3], -0.3, 0.3)
+    dict["_conv_stem.weight"] = conv([cfg.stemChannels, 3, 3, 3])
     bn("_bn0", cfg.stemChannels)
     for (i, b) in cfg.blocks.enumerated() {
         let p = "_blocks.\(i)."
         if b.hasExpansion {
-            dict[p + "_expand_conv.weight"] = rng.tensor([b.hiddenChannels, b.inChannels, 1, 1], -0.3, 0.3)
+            dict[p + "_expand_conv.weight"] = conv([b.hiddenChannels, b.inChannels, 1, 1])
             bn(p + "_bn0", b.hiddenChannels)
         }
-        dict[p + "_depthwise_conv.weight"] = rng.tensor([b.hiddenChannels, 1, b.kernel, b.kernel], -0.3, 0.3)
+        dict[p + "_depthwise_conv.weight"] = conv([b.hiddenChannels, 1, b.kernel, b.kernel])
         bn(p + "_bn1", b.hiddenChannels)
-        dict[p + "_project_conv.weight"] = rng.tensor([b.outChannels, b.hiddenChannels, 1, 1], -0.3, 0.3)
+        dict[p + "_project_conv.weight"] = conv([b.outChannels, b.hiddenChannels, 1, 1])
         bn(p + "_bn2", b.outChannels)
     }
-    dict["_conv_head.weight"] = rng.tensor([cfg.headChannels, cfg.blocks.last!.outChannels, 1, 1], -0.1, 0.1)
+    dict["_conv_head.weight"] = conv([cfg.headChannels, cfg.blocks.last!.outChannels, 1, 1])
     bn("_bn1", cfg.headChannels)
     dict["_fc.weight"] = rng.tensor([cfg.classCount, cfg.headChannels], -0.05, 0.05)
     dict["_fc.bias"] = rng.tensor([cfg.classCount], -0.1, 0.1)
