@@ -103,6 +103,9 @@ public final class EfficientNetLite0 {
 
     /// Convolution with folded BN and TF-SAME padding, then ReLU6 when `activation`.
     static func conv(_ x: Tensor, _ layer: FoldedConv, activation: Bool) -> Tensor {
+        if layer.groups > 1 {
+            return DepthwiseSame.forward(x, weight: layer.weight, bias: layer.bias, stride: layer.stride, relu6: activation)
+        }
         let padding = Padding2d.same(kernel: layer.kernel, stride: layer.stride, height: x.shape[2], width: x.shape[3])
         let y = conv2d(x, layer.weight, bias: layer.bias, stride: layer.stride, padding: padding, groups: layer.groups)
         if activation { relu6InPlace(y) }

@@ -1,0 +1,142 @@
+import InspectdTensor
+
+/// Inference-only depthwise convolution with TF-SAME padding, bias and optional ReLU6 in one pass.
+///
+/// Through the generic `conv2d` the backbone's depthwise layers took ~60% of its time (3-13 GFLOP/s:
+/// one pass over the output per tap, strided gathers at stride 2). Here each channel plane is copied
+/// once into a zero-padded scratch plane (split into even/odd columns at stride 2, so every tap reads
+/// contiguous memory); each 8-wide run of output pixels then accumulates all k*k taps in registers,
+/// four output rows at a time, and is stored once with bias and ReLU6 applied. Plain SIMD8 mul+add
+/// (no `addProduct`: without an FMA target it becomes a libm call per lane). No autograd: the
+/// backbone is frozen. A candidate for the engine, kept in the model until the engine has one.
+enum DepthwiseSame {
+    typealias Vector = SIMD8<Float>
+    static let lanes = Vector.scalarCount
+
+    /// x [N, C, H, W], weight [C, 1, k, k], bias [C] -> [N, C, ceil(H/s), ceil(W/s)].
+    static func forward(_ x: Tensor, weight: Tensor, bias: Tensor, stride: Int, relu6: Bool) -> Tensor {
+        precondition(x.rank == 4, "depthwise input must be NCHW, got \(x.shape)")
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let k = weight.shape[2]
+        precondition(weight.shape == [c, 1, k, k] && bias.shape == [c],
+                     "depthwise weight \(weight.shape) / bias \(bias.shape) do not fit \(c) channels")
+        precondition(stride == 1 || stride == 2, "depthwise stride \(stride) not supported")
+        let pad = Padding2d.same(kernel: k, stride: stride, height: h, width: w)
+        let (oh, ow) = ((h + stride - 1) / stride, (w + stride - 1) / stride)
+
+        // Scratch geometry. Output columns are computed in whole vectors, so rows are padded out to a
+        // multiple of the vector width; extra columns read zeros and are dropped on store.
+        let owVec = (ow + lanes - 1) / lanes * lanes
+        let phaseWidth = owVec + (k - 1) / stride + 1      // columns each phase row must hold
+        let paddedRows = (oh - 1) * stride + k              // rows the taps touch
+        let phases = stride
+        let scratchCount = phases * paddedRows * phaseWidth + lanes
+
+        // Where tap (ky, kx) of output row 0 starts in the scratch, relative to the scratch base.
+        let tapOffsets: [Int] = (0..<(k * k)).map { t in
+            let (ky, kx) = (t / k, t % k)
+            return ((kx % stride) * paddedRows + ky) * phaseWidth + kx / stride
+        }
+
+        return tapOffsets.withUnsafeBufferPointer { offs in Tensor(shape: [n, c, oh, ow]) { out in
+            x.data.withUnsafeBufferPointer { px in
+                weight.data.withUnsafeBufferPointer { pw in
+                    bias.data.withUnsafeBufferPointer { pb in
+                        let xBase = px.baseAddress!, wBase = pw.baseAddress!, bBase = pb.baseAddress!
+                        let yBase = out.baseAddress!
+                        Engine.parallelFor(n * c, minChunk: 4) { plane in
+                            let channel = plane % c
+                            withUnsafeTemporaryAllocation(of: Float.self, capacity: scratchCount) { scratch in
+                                let s = scratch.baseAddress!
+                                s.update(repeating: 0, count: scratchCount)
+                                // Padded plane, column p (padded coordinates) stored in phase p % stride at p / stride.
+                                let src = xBase + plane * h * w
+                                for iy in 0..<h {
+                                    let py = iy + pad.top
+                                    guard py < paddedRows else { break }
+                                    let line = src + iy * w
+                                    if stride == 1 {
+                                        let count = min(w, phaseWidth - pad.left)
+                                        (s + py * phaseWidth + pad.left).update(from: line, count: count)
+                                    } else {
+                                        // Padded column p = ix + left goes to phase p % 2, column p / 2.
+                                        let even = s + py * phaseWidth, odd = s + (paddedRows + py) * phaseWidth
+                                        let first = pad.left & 1            // first ix that lands in the even phase
+                                        var ix = first
+                                        while ix < w { even[(ix + pad.left) >> 1] = line[ix]; ix += 2 }
+                                        ix = 1 - first
+                                        while ix < w { odd[(ix + pad.left) >> 1] = line[ix]; ix += 2 }
+                                    }
+                                }
+                                let filter = wBase + channel * k * k
+                                let b = Vector(repeating: bBase[channel])
+                                let spill = s + phases * paddedRows * phaseWidth   // a partial vector's landing place
+                                let dst = yBase + plane * oh * ow
+                                let rowStep = stride * phaseWidth
+                                let taps = k * k
+                                // Stores one vector of output row `oy` at column x0, clipping at the row's end.
+                                func put(_ v: Vector, _ oy: Int, _ x0: Int) {
+                                    var clipped = v
+                                    if relu6 {   // masks, not clamped(): the generic min/max is not inlined
+                                        clipped.replace(with: 0, where: clipped .< 0)
+                                        clipped.replace(with: 6, where: clipped .> 6)
+                                    }
+                                    let out = dst + oy * ow + x0
+                                    if x0 + lanes <= ow {
+                                        UnsafeMutableRawPointer(out).storeBytes(of: clipped, as: Vector.self)
+                                    } else {
+                                        UnsafeMutableRawPointer(spill).storeBytes(of: clipped, as: Vector.self)
+                                        out.update(from: spill, count: ow - x0)
+                                    }
+                                }
+                                // Four output rows at a time: four independent accumulators per tap hide
+                                // the add latency, and each broadcast filter tap serves all four.
+                                var oy = 0
+                                while oy + 4 <= oh {
+                                    var x0 = 0
+                                    while x0 < owVec {
+                                        var a0 = b, a1 = b, a2 = b, a3 = b
+                                        let base = s + oy * rowStep + x0
+                                        for t in 0..<taps {
+                                            let p = UnsafeRawPointer(base + offs[t])
+                                            let wt = Vector(repeating: filter[t])
+                                            a0 += wt * p.loadUnaligned(as: Vector.self)
+                                            a1 += wt * p.loadUnaligned(fromByteOffset: rowStep * 4, as: Vector.self)
+                                            a2 += wt * p.loadUnaligned(fromByteOffset: rowStep * 8, as: Vector.self)
+                                            a3 += wt * p.loadUnaligned(fromByteOffset: rowStep * 12, as: Vector.self)
+                                        }
+                                        put(a0, oy, x0); put(a1, oy + 1, x0); put(a2, oy + 2, x0); put(a3, oy + 3, x0)
+                                        x0 += lanes
+                                    }
+                                    oy += 4
+                                }
+                                while oy < oh {
+                                    var x0 = 0
+                                    while x0 < owVec {
+                                        var a0 = b, a1 = Vector.zero
+                                        let base = s + oy * rowStep + x0
+                                        var t = 0
+                                        while t + 1 < taps {
+                                            a0 += Vector(repeating: filter[t])
+                                                * UnsafeRawPointer(base + offs[t]).loadUnaligned(as: Vector.self)
+                                            a1 += Vector(repeating: filter[t + 1])
+                                                * UnsafeRawPointer(base + offs[t + 1]).loadUnaligned(as: Vector.self)
+                                            t += 2
+                                        }
+                                        if t < taps {
+                                            a0 += Vector(repeating: filter[t])
+                                                * UnsafeRawPointer(base + offs[t]).loadUnaligned(as: Vector.self)
+                                        }
+                                        put(a0 + a1, oy, x0)
+                                        x0 += lanes
+                                    }
+                                    oy += 1
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        } }
+    }
+}
