@@ -1,0 +1,106 @@
+import CInspectdCodecs
+import Foundation
+
+extension Image {
+    /// Decodes a JPEG or PNG file, whatever its extension.
+    /// Errors name `path` as given.
+    public init(contentsOfFile path: String, options: DecodeOptions = DecodeOptions()) throws {
+        let bytes = try readFile(path)
+        self = try bytes.withUnsafeBytes { try decodeImage($0, name: path, options: options) }
+    }
+
+    /// Decodes JPEG or PNG bytes; `name` (a path, a camera id) appears in errors.
+    public init(decoding bytes: [UInt8], name: String? = nil, options: DecodeOptions = DecodeOptions()) throws {
+        self = try bytes.withUnsafeBytes { try decodeImage($0, name: name, options: options) }
+    }
+
+    /// Decodes JPEG or PNG bytes; `name` (a path, a camera id) appears in errors.
+    public init(decoding data: Data, name: String? = nil, options: DecodeOptions = DecodeOptions()) throws {
+        self = try data.withUnsafeBytes { try decodeImage($0, name: name, options: options) }
+    }
+}
+
+private func decodeImage(_ bytes: UnsafeRawBufferPointer, name: String?, options: DecodeOptions) throws -> Image {
+    if bytes.isEmpty { throw ImageError(file: name, reason: .empty) }
+    guard let format = ImageFormat(detecting: bytes) else { throw ImageError(file: name, reason: .notAnImage) }
+    let codec = switch format {
+    case .jpeg: Codec(format: .jpeg, open: icodec_jpeg_open, read: icodec_jpeg_read, close: icodec_jpeg_close)
+    case .png: Codec(format: .png, open: icodec_png_open, read: icodec_png_read, close: icodec_png_close)
+    }
+    return try codec.decode(bytes, name: name, options: options)
+}
+
+/// The open / read / close triple that both C decoders expose.
+private struct Codec {
+    let format: ImageFormat
+    let open: (UnsafePointer<UInt8>?, Int, UInt64, UnsafeMutablePointer<icodec_header>?, UnsafeMutablePointer<icodec_status>?) -> OpaquePointer?
+    let read: (OpaquePointer?, UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<icodec_status>?) -> Int32
+    let close: (OpaquePointer?) -> Void
+
+    func decode(_ bytes: UnsafeRawBufferPointer, name: String?, options: DecodeOptions) throws -> Image {
+        var header = icodec_header()
+        var status = icodec_status()
+        let data = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let limit = UInt64(max(options.maxPixels, 0))
+        guard let decoder = open(data, bytes.count, limit, &header, &status) else {
+            throw error(status, header: header, name: name, options: options)
+        }
+        defer { close(decoder) }
+
+        guard let pixelFormat = PixelFormat(rawValue: Int(header.channels)) else {
+            throw ImageError(file: name, reason: .unsupported("\(header.channels) channels"))
+        }
+        let width = Int(header.width), height = Int(header.height)
+        var failed = false
+        let pixels = [UInt8](unsafeUninitializedCapacity: width * height * pixelFormat.rawValue) { buffer, count in
+            failed = read(decoder, buffer.baseAddress, &status) == 0
+            count = failed ? 0 : buffer.count
+        }
+        if failed { throw error(status, header: header, name: name, options: options) }
+        return Image(width: width, height: height, format: pixelFormat, pixels: pixels)
+    }
+
+    private func error(_ status: icodec_status, header: icodec_header, name: String?, options: DecodeOptions) -> ImageError {
+        if status.result == ICODEC_TOO_LARGE {
+            return ImageError(file: name, reason: .tooLarge(width: Int(header.width), height: Int(header.height),
+                                                           limit: options.maxPixels))
+        }
+        return ImageError(status: status, format: format, file: name)
+    }
+}
+
+/// Reads the whole file with POSIX calls so the error carries errno's text.
+private func readFile(_ path: String) throws -> [UInt8] {
+    func failure() -> ImageError {
+        ImageError(file: path, reason: .unreadable(String(cString: strerror(errno))))
+    }
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    if descriptor < 0 { throw failure() }
+    defer { close(descriptor) }
+    var info = stat()
+    if fstat(descriptor, &info) != 0 { throw failure() }
+    if (info.st_mode & S_IFMT) == S_IFDIR {
+        throw ImageError(file: path, reason: .unreadable("is a directory"))
+    }
+
+    // One spare byte lets the read that finds end-of-file land in the buffer.
+    var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
+    var filled = 0
+    while true {
+        if filled == bytes.count {
+            // The file has grown since fstat (a frame still being written).
+            bytes.append(contentsOf: repeatElement(0, count: bytes.count))
+        }
+        let got = bytes.withUnsafeMutableBytes { buffer in
+            read(descriptor, buffer.baseAddress! + filled, buffer.count - filled)
+        }
+        if got < 0 {
+            if errno == EINTR { continue }
+            throw failure()
+        }
+        if got == 0 { break }
+        filled += got
+    }
+    bytes.removeSubrange(filled...)
+    return bytes
+}
