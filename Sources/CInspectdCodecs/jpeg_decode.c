@@ -50,6 +50,7 @@ icodec_jpeg_decoder *icodec_jpeg_open(const uint8_t *data, size_t size, uint64_t
         destroy(decoder);
         return NULL;
     }
+    decoder->error.in_image_data = 1;
     jpeg_start_decompress(cinfo);
     if (cmyk) {
         decoder->cmyk_row = malloc((size_t)cinfo->output_width * 4);

@@ -36,8 +36,8 @@ static void on_error_exit(j_common_ptr cinfo) {
 // libjpeg only warns about data that ends early or fails to decode, then
 // fills the rest of the image with grey. A half-written camera frame must not
 // be scored as if it were complete, so those warnings are errors here.
-// Other warnings (unknown JFIF revision, stray bytes between markers) leave
-// the pixels intact and are ignored.
+// Other warnings (unknown JFIF revision, stray bytes between header markers)
+// leave the pixels intact and are ignored.
 static void on_emit_message(j_common_ptr cinfo, int level) {
     if (level >= 0) return; // trace output, not a warning
     switch (cinfo->err->msg_code) {
@@ -51,6 +51,10 @@ static void on_emit_message(j_common_ptr cinfo, int level) {
     case JWRN_BOGUS_PROGRESSION:
         fail(cinfo, ICODEC_CORRUPT);
         break;
+    case JWRN_EXTRANEOUS_DATA:
+        if (((icodec_jpeg_error *)cinfo->err)->in_image_data) fail(cinfo, ICODEC_CORRUPT);
+        cinfo->err->num_warnings++;
+        break;
     default:
         cinfo->err->num_warnings++;
     }
@@ -61,5 +65,6 @@ struct jpeg_error_mgr *icodec_jpeg_error_init(icodec_jpeg_error *error, icodec_s
     manager->error_exit = on_error_exit;
     manager->emit_message = on_emit_message;
     error->status = status;
+    error->in_image_data = 0;
     return manager;
 }

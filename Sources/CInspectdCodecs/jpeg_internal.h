@@ -12,6 +12,9 @@ typedef struct icodec_jpeg_error {
     struct jpeg_error_mgr manager;
     jmp_buf jump;
     icodec_status *status;
+    // Set once the headers are read: stray bytes found after that point are
+    // the tail of a scan that lost its way, not harmless padding.
+    int in_image_data;
 } icodec_jpeg_error;
 
 struct jpeg_error_mgr *icodec_jpeg_error_init(icodec_jpeg_error *error, icodec_status *status);
