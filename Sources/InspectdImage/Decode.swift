@@ -1,6 +1,12 @@
 import CInspectdCodecs
 import Foundation
 
+/// Decoding always yields 8-bit samples:
+/// - grey JPEG and PNG (any bit depth) become `.grey`;
+/// - colour JPEG (YCbCr, RGB, CMYK, YCCK) and colour or palette PNG become `.rgb`;
+/// - PNG with an alpha channel or a tRNS chunk becomes `.rgba` (grey + alpha included);
+/// - 16-bit PNG samples are scaled to 8 bits with rounding (v * 255 / 65535).
+/// Decoding is thread-safe: every call has its own codec state.
 extension Image {
     /// Decodes a JPEG or PNG file, whatever its extension.
     /// Errors name `path` as given.

@@ -17,62 +17,46 @@ extension Image {
         return Image(width: newWidth, height: newHeight, format: format, pixels: output)
     }
 
-    /// Resamples columns, then rows, handing each finished output row (as
-    /// `newWidth * channels` interleaved Floats in 0...255) to `emit`.
+    /// Resamples rows, then columns, one output row at a time, handing each
+    /// finished row (`newWidth * channels` interleaved Floats in 0...255) to
+    /// `emit`. Going vertical first puts most of the work of a downscale in
+    /// the vertical pass, whose inner loop runs along contiguous rows and
+    /// vectorises; no full-size intermediate image is made.
     func resample(width newWidth: Int, height newHeight: Int, emit: (Int, UnsafePointer<Float>) -> Void) {
         precondition(width > 0 && height > 0, "cannot resample an empty image")
         let horizontal = ResampleAxis(source: width, target: newWidth)
         let vertical = ResampleAxis(source: height, target: newHeight)
-        let columns = resampleColumns(horizontal)
-        resampleRows(columns, rowLength: newWidth * channels, axis: vertical, emit: emit)
-    }
-
-    /// Horizontal pass: every source row to `axis.target` pixels, as Floats.
-    private func resampleColumns(_ axis: ResampleAxis) -> [Float] {
-        let channels = self.channels, sourceRow = width * channels, targetRow = axis.target * channels
-        return [Float](unsafeUninitializedCapacity: targetRow * height) { out, initialised in
-            pixels.withUnsafeBufferPointer { source in
-                axis.starts.withUnsafeBufferPointer { starts in
-                    axis.counts.withUnsafeBufferPointer { counts in
-                        axis.weights.withUnsafeBufferPointer { weights in
-                            for y in 0..<height {
-                                let src = source.baseAddress! + y * sourceRow
-                                let dst = out.baseAddress! + y * targetRow
-                                for x in 0..<axis.target {
-                                    let taps = src + starts[x] * channels
-                                    let w = weights.baseAddress! + x * axis.taps
-                                    for c in 0..<channels {
-                                        var sum: Float = 0
-                                        for k in 0..<counts[x] { sum += w[k] * Float(taps[k * channels + c]) }
-                                        dst[x * channels + c] = sum
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            initialised = out.count
+        let channels = self.channels, sourceLength = width * channels
+        // Each pixel is handled as a SIMD4 whatever its channel count, so the
+        // rows get slack for the lanes past the last pixel.
+        let slack = 4 - 1
+        let column = UnsafeMutablePointer<Float>.allocate(capacity: sourceLength + slack)
+        let row = UnsafeMutablePointer<Float>.allocate(capacity: newWidth * channels + slack)
+        column.initialize(repeating: 0, count: sourceLength + slack)
+        defer {
+            column.deallocate()
+            row.deallocate()
         }
-    }
-}
-
-/// Vertical pass: each output row is a weighted sum of whole input rows,
-/// which keeps the inner loop contiguous and vectorisable.
-private func resampleRows(_ input: [Float], rowLength: Int, axis: ResampleAxis,
-                          emit: (Int, UnsafePointer<Float>) -> Void) {
-    let row = UnsafeMutablePointer<Float>.allocate(capacity: rowLength)
-    defer { row.deallocate() }
-    input.withUnsafeBufferPointer { source in
-        axis.weights.withUnsafeBufferPointer { weights in
-            for y in 0..<axis.target {
-                row.initialize(repeating: 0, count: rowLength)
-                for k in 0..<axis.counts[y] {
-                    let w = weights[y * axis.taps + k]
-                    let src = source.baseAddress! + (axis.starts[y] + k) * rowLength
-                    for j in 0..<rowLength { row[j] += w * src[j] }
+        pixels.withUnsafeBufferPointer { source in
+            horizontal.weights.withUnsafeBufferPointer { horizontalWeights in
+                for y in 0..<newHeight {
+                    column.update(repeating: 0, count: sourceLength)
+                    for k in 0..<vertical.counts[y] {
+                        let w = vertical.weights[y * vertical.taps + k]
+                        let src = source.baseAddress! + (vertical.starts[y] + k) * sourceLength
+                        for j in 0..<sourceLength { column[j] += w * Float(src[j]) }
+                    }
+                    for x in 0..<newWidth {
+                        let taps = UnsafeRawPointer(column + horizontal.starts[x] * channels)
+                        let weights = horizontalWeights.baseAddress! + x * horizontal.taps
+                        var sum = SIMD4<Float>()
+                        for k in 0..<horizontal.counts[x] {
+                            sum += weights[k] * taps.loadUnaligned(fromByteOffset: k * channels * 4, as: SIMD4<Float>.self)
+                        }
+                        UnsafeMutableRawPointer(row + x * channels).storeBytes(of: sum, as: SIMD4<Float>.self)
+                    }
+                    emit(y, row)
                 }
-                emit(y, row)
             }
         }
     }
