@@ -1,5 +1,5 @@
 import Foundation
-@testable import InspectdImage
+import InspectdImage
 
 /// Deterministic pseudo-random bytes (SplitMix64), so failures reproduce.
 struct SeededGenerator: RandomNumberGenerator {
