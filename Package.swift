@@ -24,6 +24,10 @@ let package = Package(
 
         .target(name: "InspectdTensor", dependencies: ["COpenBLAS", "CLAPACKE"]),
 
+        // C only where C is required: libjpeg and libpng report errors by longjmp.
+        .target(name: "CInspectdCodecs", dependencies: ["CJPEG", "CPNG"]),
+        .target(name: "InspectdImage", dependencies: ["CInspectdCodecs"]),
+
         .executableTarget(
             name: "inspectd",
             dependencies: [
@@ -33,5 +37,6 @@ let package = Package(
         ),
 
         .testTarget(name: "InspectdTensorTests", dependencies: ["InspectdTensor"]),
+        .testTarget(name: "InspectdImageTests", dependencies: ["InspectdImage"]),
     ]
 )
