@@ -17,6 +17,7 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
     let g = AttentionGeometry(query: query.shape, key: key.shape, value: value.shape)
     if let mask { precondition(mask.shape == [g.queries, g.keys], "attention mask must be [\(g.queries), \(g.keys)], got \(mask.shape)") }
     let scale = scale ?? 1 / Float(g.depth).squareRoot()
+    let spans = mask.map { AttentionKernels.nonzeroSpans($0, g) } ?? []
 
     var logSumExp = [Float](repeating: 0, count: g.batch * g.queries)
     let out = Tensor(shape: g.outputShape) { o in
@@ -31,7 +32,7 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
                                 sgemm(transposeB: true, m: g.queries, n: g.keys, k: g.depth, alpha: scale,
                                       a: pq.baseAddress! + h * g.queryStep, lda: g.depth,
                                       b: pk.baseAddress! + h * g.keyStep, ldb: g.depth, c: scores, ldc: g.keys)
-                                AttentionKernels.softmaxRows(g, scores, pm, lse.baseAddress! + h * g.queries)
+                                AttentionKernels.softmaxRows(g, scores, pm, spans, lse.baseAddress! + h * g.queries)
                                 sgemm(m: g.queries, n: g.valueDepth, k: g.keys,
                                       a: scores, lda: g.keys, b: pv.baseAddress! + h * g.valueStep, ldb: g.valueDepth,
                                       c: o.baseAddress! + h * g.outputStep, ldc: g.valueDepth)
@@ -55,7 +56,7 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
                                 Tensor.withMutablePointer(dK) { dk in
                                     Tensor.withMutablePointer(dV) { dv in
                                         AttentionKernels.backward(
-                                            g, scale: scale, pq.baseAddress!, pk.baseAddress!, pv.baseAddress!, pm,
+                                            g, scale: scale, pq.baseAddress!, pk.baseAddress!, pv.baseAddress!, pm, spans,
                                             logSumExp, pg.baseAddress!, dq, dk, dv)
                                     }
                                 }
@@ -118,15 +119,35 @@ struct AttentionGeometry {
 }
 
 enum AttentionKernels {
+    /// For each mask row, the columns from its first to its last nonzero entry. A local mask (the
+    /// neighbour mask blocks 49 of 1024 keys) is mostly zeros; adding only the span spares every
+    /// head a read of the whole [Tq, Tk] mask.
+    static func nonzeroSpans(_ mask: Tensor, _ g: AttentionGeometry) -> [Range<Int>] {
+        mask.data.withUnsafeBufferPointer { pm in
+            (0..<g.queries).map { i in
+                let row = pm.baseAddress! + i * g.keys
+                var first = 0, last = g.keys
+                while first < last && row[first] == 0 { first += 1 }
+                while last > first && row[last - 1] == 0 { last -= 1 }
+                return first..<last
+            }
+        }
+    }
+
+    @inline(__always)
+    static func addMask(_ row: UnsafeMutablePointer<Float>, _ mask: UnsafePointer<Float>?, _ spans: [Range<Int>],
+                        _ i: Int, _ g: AttentionGeometry) {
+        guard let mask else { return }
+        let bias = mask + i * g.keys
+        for j in spans[i] { row[j] += bias[j] }
+    }
+
     /// Scores → probabilities in place, one row per query; records log Σ exp per row.
     static func softmaxRows(_ g: AttentionGeometry, _ scores: UnsafeMutablePointer<Float>,
-                            _ mask: UnsafePointer<Float>?, _ lse: UnsafeMutablePointer<Float>) {
+                            _ mask: UnsafePointer<Float>?, _ spans: [Range<Int>], _ lse: UnsafeMutablePointer<Float>) {
         Engine.parallelFor(g.queries, minChunk: g.rowChunk) { i in
             let row = scores + i * g.keys
-            if let mask {
-                let bias = mask + i * g.keys
-                for j in 0..<g.keys { row[j] += bias[j] }
-            }
+            addMask(row, mask, spans, i, g)
             lse[i] = SoftmaxKernels.normalizeRow(row, g.keys)
         }
     }
@@ -135,7 +156,8 @@ enum AttentionKernels {
     /// dP = dO·Vᵀ; dS = P ⊙ (dP − rowsum(dP ⊙ P)); dQ = scale·dS·K; dK = scale·dSᵀ·Q.
     static func backward(_ g: AttentionGeometry, scale: Float,
                          _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
-                         _ mask: UnsafePointer<Float>?, _ logSumExp: [Float], _ dOut: UnsafePointer<Float>,
+                         _ mask: UnsafePointer<Float>?, _ spans: [Range<Int>], _ logSumExp: [Float],
+                         _ dOut: UnsafePointer<Float>,
                          _ dq: UnsafeMutablePointer<Float>?, _ dk: UnsafeMutablePointer<Float>?,
                          _ dv: UnsafeMutablePointer<Float>?) {
         let wantScores = dq != nil || dk != nil
@@ -159,12 +181,8 @@ enum AttentionKernels {
                         row.update(repeating: 0, count: g.keys)
                         return
                     }
-                    if let mask {
-                        let bias = mask + i * g.keys
-                        for j in 0..<g.keys { row[j] = FastMath.exp(row[j] + bias[j] - shift) }
-                    } else {
-                        for j in 0..<g.keys { row[j] = FastMath.exp(row[j] - shift) }
-                    }
+                    addMask(row, mask, spans, i, g)
+                    for j in 0..<g.keys { row[j] = FastMath.exp(row[j] - shift) }
                 }
 
                 if let dv {

@@ -140,15 +140,18 @@ private func segmentNorm(_ x: Tensor, _ layout: SegmentLayout, weight: Tensor?, 
     for (name, t) in [("weight", weight), ("bias", bias)] {
         if let t { precondition(t.shape == [layout.affineChannels], "\(op) \(name) must be [\(layout.affineChannels)], got \(t.shape)") }
     }
+    // A missing affine becomes ones and zeros, so the kernels read plain pointers in their loops.
+    let scale = weight?.data ?? [Float](repeating: 1, count: layout.affineChannels)
+    let shift = bias?.data ?? [Float](repeating: 0, count: layout.affineChannels)
     var mean = [Float](repeating: 0, count: layout.segments)
     var rstd = [Float](repeating: 0, count: layout.segments)
     let out = Tensor(shape: x.shape) { y in
         x.data.withUnsafeBufferPointer { px in
             mean.withUnsafeMutableBufferPointer { pm in
                 rstd.withUnsafeMutableBufferPointer { pr in
-                    Tensor.withOptionalPointer(weight) { w in
-                        Tensor.withOptionalPointer(bias) { b in
-                            SegmentNormKernels.forward(layout, px.baseAddress!, w, b, eps: eps,
+                    scale.withUnsafeBufferPointer { w in
+                        shift.withUnsafeBufferPointer { b in
+                            SegmentNormKernels.forward(layout, px.baseAddress!, w.baseAddress!, b.baseAddress!, eps: eps,
                                                        y.baseAddress!, pm.baseAddress!, pr.baseAddress!)
                         }
                     }
@@ -166,10 +169,10 @@ private func segmentNorm(_ x: Tensor, _ layout: SegmentLayout, weight: Tensor?, 
         func run(_ dx: UnsafeMutablePointer<Float>?) {
             x.data.withUnsafeBufferPointer { px in
                 gradOut.data.withUnsafeBufferPointer { pg in
-                    Tensor.withOptionalPointer(weight) { w in
+                    scale.withUnsafeBufferPointer { w in
                         Tensor.withMutablePointer(dWeight) { dw in
                             Tensor.withMutablePointer(dBias) { db in
-                                SegmentNormKernels.backward(layout, px.baseAddress!, pg.baseAddress!, w, mean, rstd,
+                                SegmentNormKernels.backward(layout, px.baseAddress!, pg.baseAddress!, w.baseAddress!, mean, rstd,
                                                             dx, dw, db)
                             }
                         }
@@ -216,8 +219,8 @@ enum SegmentNormKernels {
         return (mean, 1 / (variance + eps).squareRoot())
     }
 
-    static func forward(_ l: SegmentLayout, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>?,
-                        _ b: UnsafePointer<Float>?, eps: Float, _ y: UnsafeMutablePointer<Float>,
+    static func forward(_ l: SegmentLayout, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                        _ b: UnsafePointer<Float>, eps: Float, _ y: UnsafeMutablePointer<Float>,
                         _ mean: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePointer<Float>) {
         guard l.length > 0 else { return }
         Engine.parallelFor(l.segments, minChunk: l.minChunk) { s in
@@ -227,14 +230,13 @@ enum SegmentNormKernels {
             rstd[s] = r
             let base = (s % l.groups) * l.channelsPerSegment
             if l.spatial == 1 {
-                for j in 0..<l.length {
-                    dst[j] = (src[j] - m) * r * (w?[base + j] ?? 1) + (b?[base + j] ?? 0)
-                }
+                let ws = w + base, bs = b + base
+                for j in 0..<l.length { dst[j] = (src[j] - m) * r * ws[j] + bs[j] }
                 return
             }
             for j in 0..<l.channelsPerSegment {
-                let a = r * (w?[base + j] ?? 1)
-                let shift = (b?[base + j] ?? 0) - m * a
+                let a = r * w[base + j]
+                let shift = b[base + j] - m * a
                 let cs = src + j * l.spatial, cd = dst + j * l.spatial
                 for i in 0..<l.spatial { cd[i] = cs[i] * a + shift }
             }
@@ -244,7 +246,7 @@ enum SegmentNormKernels {
     /// With x̂ = (x − mean)·rstd and g = dy·weight, per segment:
     /// dx = rstd·(g − mean(g) − x̂·mean(g·x̂)); dweight = Σ dy·x̂ and dbias = Σ dy per channel.
     static func backward(_ l: SegmentLayout, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-                         _ w: UnsafePointer<Float>?, _ mean: [Float], _ rstd: [Float],
+                         _ w: UnsafePointer<Float>, _ mean: [Float], _ rstd: [Float],
                          _ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?,
                          _ db: UnsafeMutablePointer<Float>?) {
         guard l.length > 0, l.segments > 0 else { return }
@@ -264,12 +266,17 @@ enum SegmentNormKernels {
                 let src = x + s * l.length, g = dy + s * l.length
                 let m = mean[s], r = rstd[s]
                 let base = (s % l.groups) * l.channelsPerSegment
+                if l.spatial == 1 {
+                    rowBackward(l.length, src, g, w + base, m, r, wantAffine ? pw + base : nil,
+                                wantAffine ? pb + base : nil, dx.map { $0 + s * l.length })
+                    continue
+                }
                 var sumG: Float = 0, sumGX: Float = 0
                 for j in 0..<l.channelsPerSegment {
                     let cs = src + j * l.spatial, cg = g + j * l.spatial
                     let gy = Reduce.sum(cg, l.spatial)
                     let gyx = Reduce.centeredDot(cg, cs, m, l.spatial) * r
-                    let wj = w?[base + j] ?? 1
+                    let wj = w[base + j]
                     sumG += gy * wj
                     sumGX += gyx * wj
                     if wantAffine {
@@ -280,11 +287,11 @@ enum SegmentNormKernels {
                 guard let dx else { continue }
                 let meanG = sumG / Float(l.length), meanGX = sumGX / Float(l.length)
                 let d = dx + s * l.length
+                // dx = rstd·w·dy − rstd·mean(g) − rstd·x̂·mean(g·x̂), with x̂ = (x − m)·rstd
+                let k = r * r * meanGX, c0 = r * meanG
                 for j in 0..<l.channelsPerSegment {
-                    let wr = (w?[base + j] ?? 1) * r
+                    let wr = w[base + j] * r
                     let cs = src + j * l.spatial, cg = g + j * l.spatial, cd = d + j * l.spatial
-                    // dx = rstd·w·dy − rstd·mean(g) − rstd·x̂·mean(g·x̂), with x̂ = (x − m)·rstd
-                    let k = r * r * meanGX, c0 = r * meanG
                     for i in 0..<l.spatial { cd[i] = wr * cg[i] - c0 - k * (cs[i] - m) }
                 }
             }
@@ -297,6 +304,31 @@ enum SegmentNormKernels {
                 db?[c] += pb[c]
             }
         }
+    }
+}
+
+extension SegmentNormKernels {
+    /// The backward of one segment whose every element is its own channel (layer norm's row):
+    /// the same formula as above with spatial = 1, as loops over the row.
+    @inline(__always)
+    static func rowBackward(_ n: Int, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                            _ m: Float, _ r: Float, _ dw: UnsafeMutablePointer<Float>?, _ db: UnsafeMutablePointer<Float>?,
+                            _ dx: UnsafeMutablePointer<Float>?) {
+        var sumG: Float = 0, sumGX: Float = 0
+        for j in 0..<n {
+            let gw = dy[j] * w[j]
+            sumG += gw
+            sumGX += gw * (x[j] - m)
+        }
+        if let dw, let db {
+            for j in 0..<n {
+                dw[j] += dy[j] * (x[j] - m) * r
+                db[j] += dy[j]
+            }
+        }
+        guard let dx else { return }
+        let c0 = r * sumG / Float(n), k = r * r * r * sumGX / Float(n)
+        for j in 0..<n { dx[j] = r * w[j] * dy[j] - c0 - k * (x[j] - m) }
     }
 }
 
