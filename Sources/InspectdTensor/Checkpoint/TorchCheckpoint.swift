@@ -42,7 +42,13 @@ public enum TorchCheckpoint {
             throw reader.error("this is a zip-format torch checkpoint (torch >= 1.6); only the legacy format is supported")
         }
         var plain = PlainDataResolver()
-        guard case .bigInt(let magic) = try Pickle.load(&reader, resolver: &plain), magic == magicNumber else {
+        let magic: PickleValue
+        do {
+            magic = try Pickle.load(&reader, resolver: &plain)
+        } catch let error as CheckpointError {
+            throw reader.error("not a legacy torch checkpoint: \(error.reason)")
+        }
+        guard case .bigInt(magicNumber) = magic else {
             throw reader.error("not a legacy torch checkpoint: the magic number is missing")
         }
         guard case .int(protocolVersion) = try Pickle.load(&reader, resolver: &plain) else {
