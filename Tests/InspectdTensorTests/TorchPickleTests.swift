@@ -183,6 +183,23 @@ private let backbonePath: String? = {
         #expect(tensors["sliced"]?.data == [1, 2, 4, 5])
     }
 
+    /// A permuted view larger than the copy tiles, with partial tiles on every edge.
+    @Test func readsLargePermutedView() throws {
+        let size = [40, 3, 37], stride = [1, 40 * 37, 40], offset = 5
+        let storage = StorageSpec.float("0", (0..<(offset + 40 * 3 * 37)).map(Float.init))
+        let file = legacyFile([TensorSpec(name: "w", storage: storage, offset: offset, size: size, stride: stride)],
+                              storages: [storage])
+        var expected: [Float] = []
+        for i in 0..<size[0] {
+            for j in 0..<size[1] {
+                for k in 0..<size[2] { expected.append(Float(offset + i * stride[0] + j * stride[1] + k * stride[2])) }
+            }
+        }
+        let tensor = try #require(try TorchCheckpoint.decodeLegacy(file).tensors["w"])
+        #expect(tensor.shape == size)
+        #expect(tensor.data == expected)
+    }
+
     @Test func readsFromFileAndNamesItInErrors() throws {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("legacy-\(UUID().uuidString).pth")
         defer { try? FileManager.default.removeItem(at: url) }

@@ -44,35 +44,63 @@ enum ElementType {
         }
     }
 
-    /// Walks the view with an odometer over the outer axes and a strided run along the last one.
+    /// Side of the square tiles a transposing copy moves at once: 32 source rows and 32 destination
+    /// rows of 32 elements stay within L1 while the tile is copied.
+    private static let tile = 32
+
+    /// Walks the view with an odometer over the outer axes and copies the innermost part as a row or,
+    /// for transposed layouts (the usual channels-last and `.t()` weights), as a tiled plane.
     private static func gather<E: StoredScalar>(_: E.Type, from raw: UnsafeRawPointer, offset: Int, size: [Int], stride: [Int],
                                                into out: UnsafeMutablePointer<Float>) {
-        guard let innerAxis = size.indices.last else {
-            out[0] = raw.loadUnaligned(fromByteOffset: offset * MemoryLayout<E>.size, as: E.self).floatValue
+        func load(_ element: Int) -> Float {
+            raw.loadUnaligned(fromByteOffset: element * MemoryLayout<E>.size, as: E.self).floatValue
+        }
+        guard let last = size.indices.last else {
+            out[0] = load(offset)
             return
         }
         guard !size.contains(0) else { return }
-        let innerCount = size[innerAxis]
-        let innerStride = stride[innerAxis]
-        var index = [Int](repeating: 0, count: innerAxis)
-        var start = offset
-        var written = 0
+        var outStride = [Int](repeating: 1, count: size.count)
+        for axis in Swift.stride(from: last - 1, through: 0, by: -1) { outStride[axis] = outStride[axis + 1] * size[axis + 1] }
+
+        // The axis the source is densest along. When it is not the last one, copying row by row would
+        // read each element from a different cache line; copying (column x last) tiles reads along it
+        // while writing only `tile` rows at a time.
+        let column = size.indices.reversed().filter { size[$0] > 1 }.min { stride[$0] < stride[$1] } ?? last
+        let outer = size.indices.filter { $0 != last && $0 != column }
+        let rowCount = size[last], rowStride = stride[last]
+
+        var index = [Int](repeating: 0, count: outer.count)
+        var source = offset, destination = 0
         while true {
-            for i in 0..<innerCount {
-                let element = start + i * innerStride
-                out[written + i] = raw.loadUnaligned(fromByteOffset: element * MemoryLayout<E>.size, as: E.self).floatValue
+            if column == last {
+                for i in 0..<rowCount { out[destination + i] = load(source + i * rowStride) }
+            } else {
+                let columnCount = size[column], columnStride = stride[column], columnOutStride = outStride[column]
+                for rowStart in Swift.stride(from: 0, to: columnCount, by: tile) {
+                    let rowEnd = min(rowStart + tile, columnCount)
+                    for elementStart in Swift.stride(from: 0, to: rowCount, by: tile) {
+                        for element in elementStart..<min(elementStart + tile, rowCount) {
+                            for row in rowStart..<rowEnd {
+                                out[destination + row * columnOutStride + element] = load(source + row * columnStride + element * rowStride)
+                            }
+                        }
+                    }
+                }
             }
-            written += innerCount
-            var axis = innerAxis - 1
-            while axis >= 0 {
-                index[axis] += 1
-                start += stride[axis]
-                if index[axis] < size[axis] { break }
-                start -= stride[axis] * size[axis]
-                index[axis] = 0
-                axis -= 1
+            var position = outer.count - 1
+            while position >= 0 {
+                let axis = outer[position]
+                index[position] += 1
+                source += stride[axis]
+                destination += outStride[axis]
+                if index[position] < size[axis] { break }
+                source -= stride[axis] * size[axis]
+                destination -= outStride[axis] * size[axis]
+                index[position] = 0
+                position -= 1
             }
-            if axis < 0 { return }
+            if position < 0 { return }
         }
     }
 }
