@@ -28,6 +28,23 @@ enum ElementType {
     /// Copies the strided view `size`/`stride` starting `offset` elements into `raw`, in row-major
     /// order, into `out`. The caller has checked that every addressed element lies inside `raw`.
     func gather(from raw: UnsafeRawPointer, offset: Int, size: [Int], stride: [Int], into out: UnsafeMutablePointer<Float>) {
+        guard !size.contains(0) else { return }
+        // Axes of extent 1 never move the index, and an axis whose stride spans the whole next axis
+        // forms one longer axis with it: dropping and merging them leaves the fewest, longest loops,
+        // and a contiguous view becomes one run.
+        var axes: [(size: Int, stride: Int)] = []
+        for (extent, step) in zip(size, stride) where extent != 1 {
+            if let outer = axes.last, outer.stride == step * extent {
+                axes[axes.count - 1] = (outer.size * extent, step)
+            } else {
+                axes.append((extent, step))
+            }
+        }
+        if axes.isEmpty || (axes.count == 1 && axes[0].stride == 1) {
+            convert(from: raw + offset * byteSize, count: axes.first?.size ?? 1, into: out)
+            return
+        }
+        let size = axes.map(\.size), stride = axes.map(\.stride)
         switch self {
         case .float32: Self.gather(Float.self, from: raw, offset: offset, size: size, stride: stride, into: out)
         case .float16: Self.gather(Float16.self, from: raw, offset: offset, size: size, stride: stride, into: out)
@@ -50,23 +67,20 @@ enum ElementType {
 
     /// Walks the view with an odometer over the outer axes and copies the innermost part as a row or,
     /// for transposed layouts (the usual channels-last and `.t()` weights), as a tiled plane.
+    /// `size` has at least one axis, none of extent 0 or 1.
     private static func gather<E: StoredScalar>(_: E.Type, from raw: UnsafeRawPointer, offset: Int, size: [Int], stride: [Int],
                                                into out: UnsafeMutablePointer<Float>) {
         func load(_ element: Int) -> Float {
             raw.loadUnaligned(fromByteOffset: element * MemoryLayout<E>.size, as: E.self).floatValue
         }
-        guard let last = size.indices.last else {
-            out[0] = load(offset)
-            return
-        }
-        guard !size.contains(0) else { return }
+        let last = size.count - 1
         var outStride = [Int](repeating: 1, count: size.count)
         for axis in Swift.stride(from: last - 1, through: 0, by: -1) { outStride[axis] = outStride[axis + 1] * size[axis + 1] }
 
         // The axis the source is densest along. When it is not the last one, copying row by row would
         // read each element from a different cache line; copying (column x last) tiles reads along it
         // while writing only `tile` rows at a time.
-        let column = size.indices.reversed().filter { size[$0] > 1 }.min { stride[$0] < stride[$1] } ?? last
+        let column = size.indices.reversed().min { stride[$0] < stride[$1] }!
         let outer = size.indices.filter { $0 != last && $0 != column }
         let rowCount = size[last], rowStride = stride[last]
 

@@ -155,32 +155,17 @@ private final class TensorRecord {
         }
     }
 
-    /// The view copied into a dense row-major tensor; one bulk copy when the view is contiguous.
+    /// The view copied into a dense row-major tensor.
     func materialize(from file: UnsafeRawBufferPointer) -> Tensor {
         let count = size.reduce(1, *)
-        let base = file.baseAddress! + storage.byteOffset!
-        let type = storage.type
         let data = [Float](unsafeUninitializedCapacity: count) { out, initialized in
             if count > 0 {
-                if isContiguous {
-                    type.convert(from: base + offset * type.byteSize, count: count, into: out.baseAddress!)
-                } else {
-                    type.gather(from: base, offset: offset, size: size, stride: stride, into: out.baseAddress!)
-                }
+                storage.type.gather(from: file.baseAddress! + storage.byteOffset!, offset: offset, size: size, stride: stride,
+                                    into: out.baseAddress!)
             }
             initialized = count
         }
         return Tensor(shape: size, data: data, requiresGrad: requiresGrad)
-    }
-
-    /// Row-major strides, ignoring axes of extent 1 whose stride never matters.
-    private var isContiguous: Bool {
-        var expected = 1
-        for (extent, step) in zip(size, stride).reversed() where extent != 1 {
-            guard step == expected else { return false }
-            expected *= extent
-        }
-        return true
     }
 }
 
