@@ -90,13 +90,14 @@ enum ElementType {
             if column == last {
                 for i in 0..<rowCount { out[destination + i] = load(source + i * rowStride) }
             } else {
+                // i runs along the column axis (dense in the source), j along the last axis (dense in `out`).
                 let columnCount = size[column], columnStride = stride[column], columnOutStride = outStride[column]
-                for rowStart in Swift.stride(from: 0, to: columnCount, by: tile) {
-                    let rowEnd = min(rowStart + tile, columnCount)
-                    for elementStart in Swift.stride(from: 0, to: rowCount, by: tile) {
-                        for element in elementStart..<min(elementStart + tile, rowCount) {
-                            for row in rowStart..<rowEnd {
-                                out[destination + row * columnOutStride + element] = load(source + row * columnStride + element * rowStride)
+                for iStart in Swift.stride(from: 0, to: columnCount, by: tile) {
+                    let iEnd = min(iStart + tile, columnCount)
+                    for jStart in Swift.stride(from: 0, to: rowCount, by: tile) {
+                        for j in jStart..<min(jStart + tile, rowCount) {
+                            for i in iStart..<iEnd {
+                                out[destination + i * columnOutStride + j] = load(source + i * columnStride + j * rowStride)
                             }
                         }
                     }
