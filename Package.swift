@@ -25,6 +25,10 @@ let package = Package(
         .target(name: "InspectdTensor", dependencies: ["COpenBLAS", "CLAPACKE"]),
         .target(name: "InspectdModel", dependencies: ["InspectdTensor"]),
 
+        // C only where C is required: libjpeg and libpng report errors by longjmp.
+        .target(name: "CInspectdCodecs", dependencies: ["CJPEG", "CPNG"]),
+        .target(name: "InspectdImage", dependencies: ["CInspectdCodecs"]),
+
         .executableTarget(
             name: "inspectd",
             dependencies: [
@@ -34,7 +38,7 @@ let package = Package(
         ),
 
         .testTarget(name: "InspectdTensorTests", dependencies: ["InspectdTensor"]),
-        // InspectdImage joins the dependencies once it lands on main (the fixture is a PNG).
-        .testTarget(name: "InspectdModelTests", dependencies: ["InspectdModel"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "InspectdImageTests", dependencies: ["InspectdImage"]),
+        .testTarget(name: "InspectdModelTests", dependencies: ["InspectdModel", "InspectdImage"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import InspectdTensor
 
 struct BenchEngine: ParsableCommand {
@@ -7,14 +8,89 @@ struct BenchEngine: ParsableCommand {
         abstract: "Measures the tensor engine: sgemm, convolutions at the detector's shapes, the backbone."
     )
 
-    @Flag(help: "Print one JSON object.")
+    @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
     @Option(help: "Threads for OpenBLAS and the engine.")
     var threads: Int = 2
 
+    @Option(help: "Timed repetitions per measurement (the median is reported).")
+    var repeats: Int = 7
+
     func run() throws {
         Engine.setThreads(threads)
-        print("threads: \(Engine.threads)")
+        var report: [String: Any] = ["threads": threads, "repeats": repeats]
+
+        let gemmGflops = sgemmThroughput()
+        report["sgemm_gflops"] = rounded(gemmGflops)
+
+        var convs: [[String: Any]] = []
+        for shape in ConvShape.detector {
+            let seconds = median(repeats) { _ = conv2d(shape.input, shape.weight, bias: shape.bias, padding: Padding2d(1)) }
+            let gflops = shape.flops / seconds / 1e9
+            convs.append([
+                "name": shape.name, "ms": rounded(seconds * 1e3), "gflops": rounded(gflops),
+                "ratio_to_sgemm": rounded(gflops / gemmGflops, digits: 3),
+            ])
+        }
+        report["conv2d"] = convs
+
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print("threads \(threads), median of \(repeats)")
+            print("sgemm 1024^3: \(rounded(gemmGflops)) GFLOP/s")
+            for c in convs {
+                print("conv2d \(c["name"]!): \(c["ms"]!) ms, \(c["gflops"]!) GFLOP/s, \(c["ratio_to_sgemm"]!) of sgemm")
+            }
+        }
     }
+
+    /// Square 1024 sgemm through the engine's matmul (with its allocation, as the models pay it).
+    private func sgemmThroughput() -> Double {
+        let n = 1024
+        let a = Tensor(repeating: 0.5, shape: [n, n]), b = Tensor(repeating: 0.25, shape: [n, n])
+        let seconds = median(repeats) { _ = matmul(a, b) }
+        return 2 * Double(n * n * n) / seconds / 1e9
+    }
+}
+
+/// A 3x3, padding-1 convolution at one of the detector's U-Net shapes.
+struct ConvShape {
+    let name: String
+    let input: Tensor, weight: Tensor, bias: Tensor
+    let flops: Double
+
+    init(batch: Int, channels: Int, size: Int) {
+        name = "3x3_\(channels)to\(channels)_\(size)x\(size)_b\(batch)"
+        input = Tensor(repeating: 0.1, shape: [batch, channels, size, size])
+        weight = Tensor(repeating: 0.01, shape: [channels, channels, 3, 3])
+        bias = Tensor(zeros: [channels])
+        flops = 2 * Double(batch * channels * channels * 9 * size * size)
+    }
+
+    static var detector: [ConvShape] { [
+        ConvShape(batch: 8, channels: 96, size: 32),
+        ConvShape(batch: 8, channels: 192, size: 16),
+        ConvShape(batch: 8, channels: 192, size: 32),
+    ] }
+}
+
+/// Median wall time of `repeats` runs of `body`, after one warm-up run.
+func median(_ repeats: Int, _ body: () -> Void) -> Double {
+    body()
+    var times: [Double] = []
+    for _ in 0..<max(1, repeats) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    times.sort()
+    return times[times.count / 2]
+}
+
+func rounded(_ x: Double, digits: Int = 1) -> Double {
+    let scale = pow(10, Double(digits))
+    return (x * scale).rounded() / scale
 }

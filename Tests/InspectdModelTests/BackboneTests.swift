@@ -135,14 +135,6 @@ func relativeMaxError(_ a: [Float], _ reference: [Double]) -> Double {
             #expect(eLogits < 1e-4, "image \(n): logits off by \(eLogits) of max")
         }
     }
-
-    @Test func inputNormalisationIsInceptionStyle() {
-        let t = EfficientNetLite0.inputTensor(rgb: [0, 127, 255, 255, 0, 128], width: 2, height: 1)
-        #expect(t.shape == [1, 3, 1, 2])
-        // Planar R, G, B; (v - 127) / 128.
-        let expected: [Float] = [-127.0 / 128, 1, 0, -127.0 / 128, 1, 1.0 / 128]
-        #expect(t.data == expected)
-    }
 }
 
 @Suite struct DepthwiseSameTests {

@@ -12,10 +12,15 @@ public struct BackboneOutput {
 
 /// Pretrained EfficientNet-Lite0, frozen, for inference only.
 ///
-/// Input: NCHW RGB normalised as `(v - 127) / 128` (see `inputTensor(rgb:width:height:)`).
+/// Input: NCHW RGB, 8-bit samples normalised as `(v - 127) / 128` (the TF EfficientNet-Lite scaling;
+/// `Image.planarFloats(normalisation: .efficientNetLite)` in InspectdImage produces it), any size:
+/// each stage's output is ceil(input / stride).
 /// Every convolution uses TensorFlow "SAME" padding and carries its folded BatchNorm as a bias.
 /// Nothing is recorded for autograd: the features are constants to whatever consumes them.
-public final class EfficientNetLite0 {
+///
+/// Sendable by contract: the weights are folded once in `init` and only read afterwards, and each
+/// pass allocates its own activations, so concurrent passes are safe. Do not mutate `weights`.
+public final class EfficientNetLite0: @unchecked Sendable {
     public let weights: BackboneWeights
 
     public init(weights: BackboneWeights) {
@@ -25,27 +30,6 @@ public final class EfficientNetLite0 {
     /// Builds the network from a lukemelas-style state dict (as read from the `.pth`).
     public convenience init(stateDict: [String: Tensor]) throws {
         self.init(weights: try BackboneWeights(stateDict: stateDict))
-    }
-
-    /// Input normalisation the weights were trained with (TF EfficientNet-Lite: mean 127, std 128).
-    public static let inputMean: Float = 127
-    public static let inputScale: Float = 1 / 128
-
-    /// A [1, 3, height, width] input from interleaved 8-bit RGB pixels (row-major, 3 bytes each).
-    public static func inputTensor(rgb: UnsafeBufferPointer<UInt8>, width: Int, height: Int) -> Tensor {
-        let plane = width * height
-        precondition(rgb.count == plane * 3, "expected \(plane * 3) RGB bytes for \(width)x\(height), got \(rgb.count)")
-        return Tensor(shape: [1, 3, height, width]) { out in
-            for i in 0..<plane {
-                out[i] = (Float(rgb[3 * i]) - inputMean) * inputScale
-                out[plane + i] = (Float(rgb[3 * i + 1]) - inputMean) * inputScale
-                out[2 * plane + i] = (Float(rgb[3 * i + 2]) - inputMean) * inputScale
-            }
-        }
-    }
-
-    public static func inputTensor(rgb: [UInt8], width: Int, height: Int) -> Tensor {
-        rgb.withUnsafeBufferPointer { inputTensor(rgb: $0, width: width, height: height) }
     }
 
     /// Stride-8 and stride-16 features; stages 6-7 and the head are skipped.

@@ -125,29 +125,27 @@ enum ConvKernels {
     static func gemmForward(_ g: ConvGeometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                             _ bias: [Float]?, _ y: UnsafeMutablePointer<Float>) {
         let L = g.outPlane
-        if let bias {
-            for n in 0..<g.batch {
-                for c in 0..<g.outChannels {
-                    (y + (n * g.outChannels + c) * L).update(repeating: bias[c], count: L)
-                }
-            }
-        }
         let beta: Float = bias == nil ? 0 : 1
-        if g.isPointwise {
-            for n in 0..<g.batch {
-                sgemm(m: g.outChannels, n: L, k: g.inChannels, a: w, lda: g.inChannels,
-                      b: x + n * g.inChannels * L, ldb: L, beta: beta, c: y + n * g.outChannels * L, ldc: L)
-            }
-            return
-        }
-        let col = UnsafeMutablePointer<Float>.allocate(capacity: g.patch * L)
-        defer { col.deallocate() }
-        for n in 0..<g.batch {
-            for grp in 0..<g.groups {
-                im2col(g, x + (n * g.inChannels + grp * g.inPerGroup) * g.inPlane, col)
-                sgemm(m: g.outPerGroup, n: L, k: g.patch, a: w + grp * g.outPerGroup * g.patch, lda: g.patch,
-                      b: col, ldb: L, beta: beta,
-                      c: y + (n * g.outChannels + grp * g.outPerGroup) * L, ldc: L)
+        let colSize = g.isPointwise ? 0 : g.patch * L
+        // One image per worker at a time, each with its own im2col buffer and a serial GEMM.
+        Engine.parallelRanges(g.batch) { _, images in
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: max(1, colSize))
+            defer { col.deallocate() }
+            for n in images {
+                let yn = y + n * g.outChannels * L
+                if let bias {
+                    for c in 0..<g.outChannels { (yn + c * L).update(repeating: bias[c], count: L) }
+                }
+                if g.isPointwise {
+                    sgemm(m: g.outChannels, n: L, k: g.inChannels, a: w, lda: g.inChannels,
+                          b: x + n * g.inChannels * L, ldb: L, beta: beta, c: yn, ldc: L)
+                    continue
+                }
+                for grp in 0..<g.groups {
+                    im2col(g, x + (n * g.inChannels + grp * g.inPerGroup) * g.inPlane, col)
+                    sgemm(m: g.outPerGroup, n: L, k: g.patch, a: w + grp * g.outPerGroup * g.patch, lda: g.patch,
+                          b: col, ldb: L, beta: beta, c: yn + grp * g.outPerGroup * L, ldc: L)
+                }
             }
         }
     }
@@ -156,37 +154,49 @@ enum ConvKernels {
                              _ dy: UnsafePointer<Float>,
                              _ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?) {
         let L = g.outPlane
-        if g.isPointwise {
-            for n in 0..<g.batch {
+        let colSize = g.isPointwise ? 0 : g.patch * L
+        let weightCount = g.outChannels * g.patch
+        // Each worker sums its images' weight gradients privately; the partial sums are added at the end.
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: weightCount * Engine.threads)
+        partials.initialize(repeating: 0, count: weightCount * Engine.threads)
+        defer { partials.deallocate() }
+        Engine.parallelRanges(g.batch) { worker, images in
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: max(1, colSize))
+            defer { col.deallocate() }
+            let dwPart = partials + worker * weightCount
+            for n in images {
                 let dyn = dy + n * g.outChannels * L
-                if let dw {   // dW += dY_n · X_nᵀ
-                    sgemm(transposeB: true, m: g.outChannels, n: g.inChannels, k: L, a: dyn, lda: L,
-                          b: x + n * g.inChannels * L, ldb: L, beta: 1, c: dw, ldc: g.inChannels)
+                if g.isPointwise {
+                    if dw != nil {   // dW += dY_n · X_nᵀ
+                        sgemm(transposeB: true, m: g.outChannels, n: g.inChannels, k: L, a: dyn, lda: L,
+                              b: x + n * g.inChannels * L, ldb: L, beta: 1, c: dwPart, ldc: g.inChannels)
+                    }
+                    if let dx {   // dX_n = Wᵀ · dY_n
+                        sgemm(transposeA: true, m: g.inChannels, n: L, k: g.outChannels, a: w, lda: g.inChannels,
+                              b: dyn, ldb: L, c: dx + n * g.inChannels * L, ldc: L)
+                    }
+                    continue
                 }
-                if let dx {   // dX_n = Wᵀ · dY_n
-                    sgemm(transposeA: true, m: g.inChannels, n: L, k: g.outChannels, a: w, lda: g.inChannels,
-                          b: dyn, ldb: L, c: dx + n * g.inChannels * L, ldc: L)
+                for grp in 0..<g.groups {
+                    let xg = x + (n * g.inChannels + grp * g.inPerGroup) * g.inPlane
+                    let dyg = dyn + grp * g.outPerGroup * L
+                    if dw != nil {   // dW_g += dY_g · colᵀ
+                        im2col(g, xg, col)
+                        sgemm(transposeB: true, m: g.outPerGroup, n: g.patch, k: L, a: dyg, lda: L,
+                              b: col, ldb: L, beta: 1, c: dwPart + grp * g.outPerGroup * g.patch, ldc: g.patch)
+                    }
+                    if let dx {   // dcol = W_gᵀ · dY_g, scattered back onto the image
+                        sgemm(transposeA: true, m: g.patch, n: L, k: g.outPerGroup, a: w + grp * g.outPerGroup * g.patch,
+                              lda: g.patch, b: dyg, ldb: L, c: col, ldc: L)
+                        col2im(g, col, dx + (n * g.inChannels + grp * g.inPerGroup) * g.inPlane)
+                    }
                 }
             }
-            return
         }
-        let col = UnsafeMutablePointer<Float>.allocate(capacity: g.patch * L)
-        defer { col.deallocate() }
-        for n in 0..<g.batch {
-            for grp in 0..<g.groups {
-                let xg = x + (n * g.inChannels + grp * g.inPerGroup) * g.inPlane
-                let dyg = dy + (n * g.outChannels + grp * g.outPerGroup) * L
-                let wg = w + grp * g.outPerGroup * g.patch
-                if let dw {   // dW_g += dY_g · colᵀ
-                    im2col(g, xg, col)
-                    sgemm(transposeB: true, m: g.outPerGroup, n: g.patch, k: L, a: dyg, lda: L,
-                          b: col, ldb: L, beta: 1, c: dw + grp * g.outPerGroup * g.patch, ldc: g.patch)
-                }
-                if let dx {   // dcol = W_gᵀ · dY_g, scattered back onto the image
-                    sgemm(transposeA: true, m: g.patch, n: L, k: g.outPerGroup, a: wg, lda: g.patch,
-                          b: dyg, ldb: L, c: col, ldc: L)
-                    col2im(g, col, dx + (n * g.inChannels + grp * g.inPerGroup) * g.inPlane)
-                }
+        if let dw {
+            for worker in 0..<Engine.threads {
+                let part = partials + worker * weightCount
+                for i in 0..<weightCount { dw[i] += part[i] }
             }
         }
     }
@@ -195,7 +205,7 @@ enum ConvKernels {
     static func im2col(_ g: ConvGeometry, _ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
         let taps = g.kernelH * g.kernelW
         let L = g.outPlane
-        Engine.parallelFor(g.patch, minChunk: 8) { row in
+        for row in 0..<g.patch {
             let c = row / taps, ky = (row % taps) / g.kernelW, kx = row % g.kernelW
             let plane = x + c * g.inPlane
             let dst = col + row * L
@@ -225,8 +235,7 @@ enum ConvKernels {
     /// Adds the columns of `col` back onto the image they were unfolded from (im2col's adjoint).
     static func col2im(_ g: ConvGeometry, _ col: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
         let taps = g.kernelH * g.kernelW
-        // One channel per task: all rows that write a plane stay on one thread.
-        Engine.parallelFor(g.inPerGroup) { c in
+        for c in 0..<g.inPerGroup {
             let plane = dx + c * g.inPlane
             for tap in 0..<taps {
                 let ky = tap / g.kernelW, kx = tap % g.kernelW

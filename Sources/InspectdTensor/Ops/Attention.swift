@@ -1,0 +1,211 @@
+import Foundation
+
+/// Scaled dot-product attention: softmax(scale·Q·Kᵀ + mask)·V over the last two axes.
+///
+/// Shapes: query [..., Tq, d], key [..., Tk, d], value [..., Tk, dv] with the same leading axes
+/// (e.g. [B, heads, T, d] or [B, T, d]); the result is [..., Tq, dv]. `mask` is an additive
+/// [Tq, Tk] bias shared by every batch entry and head: −∞ blocks a key, 0 leaves it alone.
+/// A query whose every key is −∞ attends to nothing: its output row is zeros and it passes no
+/// gradient. Large finite negatives (−1e9) are ordinary biases; they only vanish next to an
+/// unblocked key. `scale` defaults to 1/√d. The mask is a constant: no gradient flows into it.
+///
+/// One (batch, head) slice at a time: its [Tq, Tk] score matrix is the only large temporary.
+/// The forward keeps log Σ exp of each score row, and the backward rebuilds the probabilities
+/// from it with one more Q·Kᵀ instead of holding every head's matrix between the passes.
+public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
+                                      mask: Tensor? = nil, scale: Float? = nil) -> Tensor {
+    let g = AttentionGeometry(query: query.shape, key: key.shape, value: value.shape)
+    if let mask { precondition(mask.shape == [g.queries, g.keys], "attention mask must be [\(g.queries), \(g.keys)], got \(mask.shape)") }
+    let scale = scale ?? 1 / Float(g.depth).squareRoot()
+    let spans = mask.map { AttentionKernels.nonzeroSpans($0, g) } ?? []
+
+    var logSumExp = [Float](repeating: 0, count: g.batch * g.queries)
+    let out = Tensor(shape: g.outputShape) { o in
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: g.queries * g.keys)
+        defer { scores.deallocate() }
+        query.data.withUnsafeBufferPointer { pq in
+            key.data.withUnsafeBufferPointer { pk in
+                value.data.withUnsafeBufferPointer { pv in
+                    Tensor.withOptionalPointer(mask) { pm in
+                        logSumExp.withUnsafeMutableBufferPointer { lse in
+                            for h in 0..<g.batch {
+                                sgemm(transposeB: true, m: g.queries, n: g.keys, k: g.depth, alpha: scale,
+                                      a: pq.baseAddress! + h * g.queryStep, lda: g.depth,
+                                      b: pk.baseAddress! + h * g.keyStep, ldb: g.depth, c: scores, ldc: g.keys)
+                                AttentionKernels.softmaxRows(g, scores, pm, spans, lse.baseAddress! + h * g.queries)
+                                sgemm(m: g.queries, n: g.valueDepth, k: g.keys,
+                                      a: scores, lda: g.keys, b: pv.baseAddress! + h * g.valueStep, ldb: g.valueDepth,
+                                      c: o.baseAddress! + h * g.outputStep, ldc: g.valueDepth)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return Autograd.record(out, inputs: [query, key, value]) { gradOut in
+        let dQ = query.tracksGradient ? Tensor(zeros: query.shape) : nil
+        let dK = key.tracksGradient ? Tensor(zeros: key.shape) : nil
+        let dV = value.tracksGradient ? Tensor(zeros: value.shape) : nil
+        query.data.withUnsafeBufferPointer { pq in
+            key.data.withUnsafeBufferPointer { pk in
+                value.data.withUnsafeBufferPointer { pv in
+                    gradOut.data.withUnsafeBufferPointer { pg in
+                        Tensor.withOptionalPointer(mask) { pm in
+                            Tensor.withMutablePointer(dQ) { dq in
+                                Tensor.withMutablePointer(dK) { dk in
+                                    Tensor.withMutablePointer(dV) { dv in
+                                        AttentionKernels.backward(
+                                            g, scale: scale, pq.baseAddress!, pk.baseAddress!, pv.baseAddress!, pm, spans,
+                                            logSumExp, pg.baseAddress!, dq, dk, dv)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return [dQ, dK, dV]
+    }
+}
+
+/// The additive mask that keeps each token of a height×width grid (row-major tokens) from
+/// attending to the keys in the window×window square centred on it, itself included: −∞ inside
+/// the square, 0 outside. Shape [height·width, height·width]; `window` is odd.
+public func neighbourMask(height: Int, width: Int, window: Int = 7) -> Tensor {
+    precondition(height >= 0 && width >= 0, "neighbourMask grid \(height)x\(width)")
+    precondition(window >= 1 && window % 2 == 1, "neighbourMask window must be odd, got \(window)")
+    let tokens = height * width, reach = window / 2
+    return Tensor(shape: [tokens, tokens]) { m in
+        m.initialize(repeating: 0)
+        for qy in 0..<height {
+            for qx in 0..<width {
+                let row = m.baseAddress! + (qy * width + qx) * tokens
+                for ky in max(0, qy - reach)...min(height - 1, qy + reach) {
+                    let line = row + ky * width
+                    for kx in max(0, qx - reach)...min(width - 1, qx + reach) { line[kx] = -.infinity }
+                }
+            }
+        }
+    }
+}
+
+struct AttentionGeometry {
+    let batch, queries, keys, depth, valueDepth: Int
+    let outputShape: [Int]
+
+    init(query: [Int], key: [Int], value: [Int]) {
+        precondition(query.count >= 2 && key.count == query.count && value.count == query.count,
+                     "attention needs query, key, value of one rank ≥ 2, got \(query), \(key), \(value)")
+        let lead = Array(query.dropLast(2))
+        precondition(Array(key.dropLast(2)) == lead && Array(value.dropLast(2)) == lead,
+                     "attention leading axes differ: \(query), \(key), \(value)")
+        let r = query.count
+        precondition(key[r - 1] == query[r - 1], "attention query depth \(query[r - 1]) != key depth \(key[r - 1])")
+        precondition(value[r - 2] == key[r - 2], "attention has \(key[r - 2]) keys but \(value[r - 2]) values")
+        precondition(key[r - 2] > 0 && query[r - 1] > 0, "attention needs at least one key and a nonzero depth")
+        batch = lead.reduce(1, *)
+        (queries, keys, depth, valueDepth) = (query[r - 2], key[r - 2], query[r - 1], value[r - 1])
+        outputShape = lead + [queries, valueDepth]
+    }
+
+    var queryStep: Int { queries * depth }
+    var keyStep: Int { keys * depth }
+    var valueStep: Int { keys * valueDepth }
+    var outputStep: Int { queries * valueDepth }
+    /// Rows per task: a row of a thousand keys is a few microseconds of work.
+    var rowChunk: Int { max(1, 16384 / max(1, keys)) }
+}
+
+enum AttentionKernels {
+    /// For each mask row, the columns from its first to its last nonzero entry. A local mask (the
+    /// neighbour mask blocks 49 of 1024 keys) is mostly zeros; adding only the span spares every
+    /// head a read of the whole [Tq, Tk] mask.
+    static func nonzeroSpans(_ mask: Tensor, _ g: AttentionGeometry) -> [Range<Int>] {
+        mask.data.withUnsafeBufferPointer { pm in
+            (0..<g.queries).map { i in
+                let row = pm.baseAddress! + i * g.keys
+                var first = 0, last = g.keys
+                while first < last && row[first] == 0 { first += 1 }
+                while last > first && row[last - 1] == 0 { last -= 1 }
+                return first..<last
+            }
+        }
+    }
+
+    @inline(__always)
+    static func addMask(_ row: UnsafeMutablePointer<Float>, _ mask: UnsafePointer<Float>?, _ spans: [Range<Int>],
+                        _ i: Int, _ g: AttentionGeometry) {
+        guard let mask else { return }
+        let bias = mask + i * g.keys
+        for j in spans[i] { row[j] += bias[j] }
+    }
+
+    /// Scores → probabilities in place, one row per query; records log Σ exp per row.
+    static func softmaxRows(_ g: AttentionGeometry, _ scores: UnsafeMutablePointer<Float>,
+                            _ mask: UnsafePointer<Float>?, _ spans: [Range<Int>], _ lse: UnsafeMutablePointer<Float>) {
+        Engine.parallelFor(g.queries, minChunk: g.rowChunk) { i in
+            let row = scores + i * g.keys
+            addMask(row, mask, spans, i, g)
+            lse[i] = SoftmaxKernels.normalizeRow(row, g.keys)
+        }
+    }
+
+    /// Per slice: P again from scale·QKᵀ + mask and the saved log Σ exp; dV = Pᵀ·dO;
+    /// dP = dO·Vᵀ; dS = P ⊙ (dP − rowsum(dP ⊙ P)); dQ = scale·dS·K; dK = scale·dSᵀ·Q.
+    static func backward(_ g: AttentionGeometry, scale: Float,
+                         _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
+                         _ mask: UnsafePointer<Float>?, _ spans: [Range<Int>], _ logSumExp: [Float],
+                         _ dOut: UnsafePointer<Float>,
+                         _ dq: UnsafeMutablePointer<Float>?, _ dk: UnsafeMutablePointer<Float>?,
+                         _ dv: UnsafeMutablePointer<Float>?) {
+        let wantScores = dq != nil || dk != nil
+        let size = g.queries * g.keys
+        let probs = UnsafeMutablePointer<Float>.allocate(capacity: size)
+        let dScores = UnsafeMutablePointer<Float>.allocate(capacity: wantScores ? size : 0)
+        defer { probs.deallocate(); dScores.deallocate() }
+
+        logSumExp.withUnsafeBufferPointer { lseAll in
+            for h in 0..<g.batch {
+                let qh = q + h * g.queryStep, kh = k + h * g.keyStep, vh = v + h * g.valueStep
+                let dOh = dOut + h * g.outputStep
+                let lse = lseAll.baseAddress! + h * g.queries
+
+                sgemm(transposeB: true, m: g.queries, n: g.keys, k: g.depth, alpha: scale,
+                      a: qh, lda: g.depth, b: kh, ldb: g.depth, c: probs, ldc: g.keys)
+                Engine.parallelFor(g.queries, minChunk: g.rowChunk) { i in
+                    let row = probs + i * g.keys
+                    let shift = lse[i]
+                    guard shift > -Float.infinity else {
+                        row.update(repeating: 0, count: g.keys)
+                        return
+                    }
+                    addMask(row, mask, spans, i, g)
+                    for j in 0..<g.keys { row[j] = FastMath.exp(row[j] - shift) }
+                }
+
+                if let dv {
+                    sgemm(transposeA: true, m: g.keys, n: g.valueDepth, k: g.queries,
+                          a: probs, lda: g.keys, b: dOh, ldb: g.valueDepth,
+                          c: dv + h * g.valueStep, ldc: g.valueDepth)
+                }
+                guard wantScores else { continue }
+                sgemm(transposeB: true, m: g.queries, n: g.keys, k: g.valueDepth,
+                      a: dOh, lda: g.valueDepth, b: vh, ldb: g.valueDepth, c: dScores, ldc: g.keys)
+                Engine.parallelFor(g.queries, minChunk: g.rowChunk) { i in
+                    let row = dScores + i * g.keys
+                    SoftmaxKernels.backwardRow(probs + i * g.keys, row, row, g.keys)
+                }
+                if let dq {
+                    sgemm(m: g.queries, n: g.depth, k: g.keys, alpha: scale,
+                          a: dScores, lda: g.keys, b: kh, ldb: g.depth, c: dq + h * g.queryStep, ldc: g.depth)
+                }
+                if let dk {
+                    sgemm(transposeA: true, m: g.keys, n: g.depth, k: g.queries, alpha: scale,
+                          a: dScores, lda: g.keys, b: qh, ldb: g.depth, c: dk + h * g.keyStep, ldc: g.depth)
+                }
+            }
+        }
+    }
+}
