@@ -32,6 +32,16 @@ enum DepthwiseSame {
         let phases = stride
         let scratchCount = phases * paddedRows * phaseWidth + lanes
 
+        // Scratch rows that receive an image row, and per phase the scratch columns that receive image
+        // columns (padded column p = ix + left goes to phase p % stride, column p / stride).
+        let writtenRows = pad.top..<min(pad.top + h, paddedRows)
+        let writtenColumns: [Range<Int>] = (0..<phases).map { phase in
+            let first = pad.left + (phase - pad.left % stride + stride) % stride     // first p of this phase
+            let last = pad.left + w - 1                                               // last p overall
+            guard first <= last else { return 0..<0 }
+            return (first / stride)..<min(phaseWidth, (last - (last - phase + stride) % stride) / stride + 1)
+        }
+
         // Where tap (ky, kx) of output row 0 starts in the scratch, relative to the scratch base.
         let tapOffsets: [Int] = (0..<(k * k)).map { t in
             let (ky, kx) = (t / k, t % k)
@@ -48,24 +58,45 @@ enum DepthwiseSame {
                             let channel = plane % c
                             withUnsafeTemporaryAllocation(of: Float.self, capacity: scratchCount) { scratch in
                                 let s = scratch.baseAddress!
-                                s.update(repeating: 0, count: scratchCount)
+                                // Zero only what the copy below leaves untouched: the padding rows, and
+                                // each copied row's columns left and right of the image.
+                                for phase in 0..<phases {
+                                    let base = s + phase * paddedRows * phaseWidth
+                                    let (lo, hi) = (writtenColumns[phase].lowerBound, writtenColumns[phase].upperBound)
+                                    for py in 0..<paddedRows {
+                                        let line = base + py * phaseWidth
+                                        if writtenRows.contains(py) {
+                                            line.update(repeating: 0, count: lo)
+                                            (line + hi).update(repeating: 0, count: phaseWidth - hi)
+                                        } else {
+                                            line.update(repeating: 0, count: phaseWidth)
+                                        }
+                                    }
+                                }
                                 // Padded plane, column p (padded coordinates) stored in phase p % stride at p / stride.
                                 let src = xBase + plane * h * w
-                                for iy in 0..<h {
-                                    let py = iy + pad.top
-                                    guard py < paddedRows else { break }
-                                    let line = src + iy * w
+                                for py in writtenRows {
+                                    let line = src + (py - pad.top) * w
                                     if stride == 1 {
-                                        let count = min(w, phaseWidth - pad.left)
-                                        (s + py * phaseWidth + pad.left).update(from: line, count: count)
+                                        (s + py * phaseWidth + pad.left).update(from: line, count: writtenColumns[0].count)
                                     } else {
-                                        // Padded column p = ix + left goes to phase p % 2, column p / 2.
+                                        // Input columns of the parity of `left` land in the even phase.
                                         let even = s + py * phaseWidth, odd = s + (paddedRows + py) * phaseWidth
-                                        let first = pad.left & 1            // first ix that lands in the even phase
-                                        var ix = first
-                                        while ix < w { even[(ix + pad.left) >> 1] = line[ix]; ix += 2 }
-                                        ix = 1 - first
-                                        while ix < w { odd[(ix + pad.left) >> 1] = line[ix]; ix += 2 }
+                                        let (fromEven, fromOdd) = pad.left & 1 == 0 ? (even, odd) : (odd, even)
+                                        var ix = 0
+                                        while ix + 16 <= w {   // deinterleave 16 at a time
+                                            let v = UnsafeRawPointer(line + ix).loadUnaligned(as: SIMD16<Float>.self)
+                                            UnsafeMutableRawPointer(fromEven + ((ix + pad.left) >> 1))
+                                                .storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
+                                            UnsafeMutableRawPointer(fromOdd + ((ix + 1 + pad.left) >> 1))
+                                                .storeBytes(of: v.oddHalf, as: SIMD8<Float>.self)
+                                            ix += 16
+                                        }
+                                        while ix < w {
+                                            let p = ix + pad.left
+                                            if p & 1 == 0 { even[p >> 1] = line[ix] } else { odd[p >> 1] = line[ix] }
+                                            ix += 1
+                                        }
                                     }
                                 }
                                 let filter = wBase + channel * k * k
