@@ -58,3 +58,26 @@ func awayFromKinks(_ shape: [Int], seed: UInt64) -> Tensor {
         #expect(x.grad!.data == [0, 0, 1, 0])
     }
 }
+
+@Suite struct ApproximationTests {
+    @Test func fastFunctionsTrackLibm() {
+        var worstExp = 0.0, worstTanh = 0.0, worstErf = 0.0
+        for i in -3000...3000 {
+            let x = Float(i) / 100
+            let ex = Foundation.exp(Double(x))
+            worstExp = max(worstExp, abs(Double(fastExp(x)) - ex) / ex)
+            worstTanh = max(worstTanh, abs(Double(fastTanh(x)) - Foundation.tanh(Double(x))))
+            let e = fastExp(-x * x)
+            worstErf = max(worstErf, abs(Double(fastErf(x, expMinusSquare: e)) - Foundation.erf(Double(x))))
+        }
+        #expect(worstExp < 2e-7)
+        #expect(worstTanh < 2e-7)
+        #expect(worstErf < 4e-7)   // A&S's own bound plus rounding
+        #expect(fastExp(0) == 1)
+        #expect(fastExp(-200) == 0 && fastExp(-104) == 0)
+        #expect(fastExp(89) == .infinity && fastExp(200) == .infinity)
+        #expect(abs(fastExp(-90) / Float(Foundation.exp(-90.0)) - 1) < 1e-3)   // subnormal, coarser
+        #expect(fastExp(.nan).isNaN && fastTanh(.nan).isNaN)
+        #expect(fastTanh(50) == 1 && fastTanh(-50) == -1)
+    }
+}

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Elementwise arithmetic with NumPy broadcasting, a few unary maths functions, and the loop
 /// machinery that activations, reductions and broadcasts share.
 ///
@@ -77,30 +75,67 @@ struct StridedLoop {
     var rows: Int { count / inner }
     func innerStride(_ operand: Int) -> Int { strides[operand][sizes.count - 1] }
 
-    /// Where row `row` (an index over every axis but the innermost) starts in `operand`.
-    func offset(row: Int, operand: Int) -> Int {
-        var row = row, offset = 0
-        for axis in stride(from: sizes.count - 2, through: 0, by: -1) {
-            offset += (row % sizes[axis]) * strides[operand][axis]
-            row /= sizes[axis]
-        }
-        return offset
+    /// An odometer over the rows (every axis but the innermost), starting at row `row`.
+    func cursor(at row: Int) -> RowCursor {
+        let outer = sizes.count - 1
+        return RowCursor(sizes: Array(sizes[..<outer]), strides0: Array(strides[0][..<outer]),
+                         strides1: strides.count > 1 ? Array(strides[1][..<outer]) : [Int](repeating: 0, count: outer),
+                         start: row)
     }
 
-    /// Calls `body(row, columns)` so that the calls tile the output exactly once. Large loops are
-    /// spread over the engine's threads, splitting rows into column pieces when there are too few
-    /// rows to go round.
-    func forEachRun(_ body: (_ row: Int, _ columns: Range<Int>) -> Void) {
+    /// Calls `body(rows, columns)` so that the calls tile the output exactly once. Large loops are
+    /// spread over the engine's threads: by blocks of rows, or, when there are too few rows to go
+    /// round, by pieces of a row.
+    /// `work` is the number of elements the calls touch in all, when that is more than the output.
+    func forEachRun(work: Int? = nil, _ body: (_ rows: Range<Int>, _ columns: Range<Int>) -> Void) {
         guard count > 0 else { return }
-        let n = inner, rows = rows
-        guard count >= parallelGrain, Engine.threads > 1 else {
-            for row in 0..<rows { body(row, 0..<n) }
+        let n = inner, rows = rows, threads = Engine.threads
+        guard (work ?? count) >= parallelGrain, threads > 1 else {
+            body(0..<rows, 0..<n)
             return
         }
-        let pieces = rows >= Engine.threads ? 1 : (Engine.threads + rows - 1) / rows
-        Engine.parallelFor(rows * pieces) { task in
-            let row = task / pieces, piece = task % pieces
-            body(row, (piece * n / pieces)..<((piece + 1) * n / pieces))
+        if rows >= threads {
+            Engine.parallelFor(threads) { t in body((t * rows / threads)..<((t + 1) * rows / threads), 0..<n) }
+        } else {
+            let pieces = (threads + rows - 1) / rows
+            Engine.parallelFor(rows * pieces) { task in
+                let row = task / pieces, piece = task % pieces
+                body(row..<(row + 1), (piece * n / pieces)..<((piece + 1) * n / pieces))
+            }
+        }
+    }
+}
+
+/// Where successive rows of a `StridedLoop` start in (up to) two operands, advanced like an
+/// odometer so that walking the rows costs no division.
+struct RowCursor {
+    private let sizes: [Int], strides0: [Int], strides1: [Int]
+    private var index: [Int]
+    private(set) var offset0 = 0, offset1 = 0
+
+    init(sizes: [Int], strides0: [Int], strides1: [Int], start: Int) {
+        (self.sizes, self.strides0, self.strides1) = (sizes, strides0, strides1)
+        index = [Int](repeating: 0, count: sizes.count)
+        var rest = start
+        for axis in sizes.indices.reversed() {
+            index[axis] = rest % sizes[axis]
+            rest /= sizes[axis]
+            offset0 += index[axis] * strides0[axis]
+            offset1 += index[axis] * strides1[axis]
+        }
+    }
+
+    mutating func advance() {
+        var axis = sizes.count - 1
+        while axis >= 0 {
+            index[axis] += 1
+            offset0 += strides0[axis]
+            offset1 += strides1[axis]
+            if index[axis] < sizes[axis] { return }
+            offset0 -= strides0[axis] * sizes[axis]
+            offset1 -= strides1[axis] * sizes[axis]
+            index[axis] = 0
+            axis -= 1
         }
     }
 }
@@ -129,24 +164,49 @@ func mapBinary<K: BinaryKernel>(_ a: Tensor, _ b: Tensor, _ kernel: K) -> Tensor
     return Tensor(shape: shape) { out in
         a.data.withUnsafeBufferPointer { pa in
             b.data.withUnsafeBufferPointer { pb in
-                loop.forEachRun { row, columns in
-                    let n = columns.count
-                    let dst = out.baseAddress! + row * loop.inner + columns.lowerBound
-                    let x = pa.baseAddress! + loop.offset(row: row, operand: 0) + (aWalks ? columns.lowerBound : 0)
-                    let y = pb.baseAddress! + loop.offset(row: row, operand: 1) + (bWalks ? columns.lowerBound : 0)
-                    if aWalks && bWalks {
-                        for i in 0..<n { dst[i] = kernel(x[i], y[i]) }
-                    } else if aWalks {
-                        let v = y.pointee
-                        for i in 0..<n { dst[i] = kernel(x[i], v) }
-                    } else {
-                        let v = x.pointee
-                        for i in 0..<n { dst[i] = kernel(v, y[i]) }
+                loop.forEachRun { rows, columns in
+                    let n = columns.count, lo = columns.lowerBound
+                    var cursor = loop.cursor(at: rows.lowerBound)
+                    for row in rows {
+                        let dst = out.baseAddress! + row * loop.inner + lo
+                        let x = pa.baseAddress! + cursor.offset0 + (aWalks ? lo : 0)
+                        let y = pb.baseAddress! + cursor.offset1 + (bWalks ? lo : 0)
+                        if aWalks && bWalks {
+                            for i in 0..<n { dst[i] = kernel(x[i], y[i]) }
+                        } else if aWalks {
+                            let v = y.pointee
+                            for i in 0..<n { dst[i] = kernel(x[i], v) }
+                        } else {
+                            let v = x.pointee
+                            for i in 0..<n { dst[i] = kernel(v, y[i]) }
+                        }
+                        cursor.advance()
                     }
                 }
             }
         }
     }
+}
+
+/// e^x to within a few ulp, in branch-free code that the compiler vectorises. glibc's expf is a
+/// scalar call, and it would dominate sigmoid, SiLU and GELU.
+@inline(__always)
+func fastExp(_ x: Float) -> Float {
+    // e^x = 2^n · e^r with n = round(x / ln 2) and |r| ≤ ln 2 / 2 (Cephes' expf polynomial).
+    // Adding 1.5·2²³ rounds to an integer that then sits in the low mantissa bits.
+    let shifter: Float = 12_582_912
+    let clamped = Swift.min(Swift.max(x, -104), 89)   // beyond these e^x is 0 or ∞ anyway; NaN passes
+    let t = clamped * 1.442_695_04 + shifter
+    let n = t - shifter
+    let r = clamped - n * 0.693_359_375 + n * 2.121_944_4e-4   // ln 2 in two parts, exact products
+    let p = (((((1.987_569_15e-4 * r + 1.398_199_95e-3) * r + 8.333_451_9e-3) * r + 4.166_579_59e-2) * r
+              + 1.666_666_55e-1) * r + 5.000_000_12e-1) * (r * r) + r + 1
+    // 2^n as two normal halves, so that results far into the subnormals or overflow come out right.
+    let k = Int32(bitPattern: t.bitPattern &- shifter.bitPattern)
+    let half = k &>> 1
+    let s1 = Float(bitPattern: UInt32(bitPattern: (half &+ 127) &<< 23))
+    let s2 = Float(bitPattern: UInt32(bitPattern: (k &- half &+ 127) &<< 23))
+    return p * s1 * s2
 }
 
 struct AddKernel: BinaryKernel { func callAsFunction(_ a: Float, _ b: Float) -> Float { a + b } }
@@ -241,7 +301,7 @@ public func sqrt(_ x: Tensor) -> Tensor {
     return Autograd.record(out, inputs: [x]) { g in [mapBinary(g, root, SqrtGradKernel())] }
 }
 
-struct ExpKernel: UnaryKernel { func callAsFunction(_ x: Float) -> Float { Foundation.exp(x) } }
+struct ExpKernel: UnaryKernel { func callAsFunction(_ x: Float) -> Float { fastExp(x) } }
 
 public func exp(_ x: Tensor) -> Tensor {
     let out = mapUnary(x, ExpKernel())

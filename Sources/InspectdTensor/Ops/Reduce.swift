@@ -85,28 +85,29 @@ func sumKernel(_ x: Tensor, times y: Tensor? = nil, keeping keep: [Bool], scale:
             Tensor.withPointer(y) { py in
                 let xs = px.baseAddress!, dst = out.baseAddress!
                 if innerKept {
-                    // Rows of n outputs, each accumulating n-wide slices of x (bias gradients of
+                    // Output rows of n, each accumulating n-wide slices of x (bias gradients of
                     // [..., D] by [D], or [N,C,H,W] summed over N).
-                    let outRows = outCount / n
-                    let pieces = outRows >= Engine.threads || x.count < parallelGrain ? 1 : (Engine.threads + outRows - 1) / outRows
-                    let tasks = outRows * pieces
-                    Engine.parallelFor(tasks, minChunk: max(1, parallelGrain * tasks / x.count)) { task in
-                        let row = task / pieces, piece = task % pieces
-                        let lo = piece * n / pieces, width = (piece + 1) * n / pieces - lo
-                        let acc = dst + row * n + lo
-                        let base = stridedOffset(row, keptSizes, keptStrides) + lo
-                        acc.update(repeating: 0, count: width)
-                        for s in 0..<sumCount {
-                            let at = base + stridedOffset(s, sumSizes, sumStrides)
-                            let src = xs + at
-                            if let py {
-                                let f = py + at
-                                for i in 0..<width { acc[i] += src[i] * f[i] }
-                            } else {
-                                for i in 0..<width { acc[i] += src[i] }
+                    let outLoop = StridedLoop(shape: keptSizes + [n], strides: [keptStrides + [1]])
+                    outLoop.forEachRun(work: x.count) { rows, columns in
+                        let width = columns.count
+                        var cursor = outLoop.cursor(at: rows.lowerBound)
+                        for row in rows {
+                            let acc = dst + row * outLoop.inner + columns.lowerBound
+                            let base = cursor.offset0 + columns.lowerBound
+                            acc.update(repeating: 0, count: width)
+                            for s in 0..<sumCount {
+                                let at = base + stridedOffset(s, sumSizes, sumStrides)
+                                let src = xs + at
+                                if let py {
+                                    let f = py + at
+                                    for i in 0..<width { acc[i] += src[i] * f[i] }
+                                } else {
+                                    for i in 0..<width { acc[i] += src[i] }
+                                }
                             }
+                            if scale != 1 { for i in 0..<width { acc[i] *= scale } }
+                            cursor.advance()
                         }
-                        if scale != 1 { for i in 0..<width { acc[i] *= scale } }
                     }
                 } else if outCount == 1 {
                     // Everything into one number: a single contiguous run, cut into fixed chunks
@@ -123,14 +124,22 @@ func sumKernel(_ x: Tensor, times y: Tensor? = nil, keeping keep: [Bool], scale:
                     dst[0] = partials.reduce(0, +) * scale
                 } else {
                     // Each output sums runs of n contiguous elements (means over H·W, over the last axis).
-                    Engine.parallelFor(outCount, minChunk: max(1, parallelGrain * outCount / x.count)) { o in
-                        let base = stridedOffset(o, keptSizes, keptStrides)
-                        var total: Float = 0
-                        for s in 0..<sumCount {
-                            let at = base + stridedOffset(s, sumSizes, sumStrides)
-                            total += py.map { dotRun(xs + at, $0 + at, n) } ?? sumRun(xs + at, n)
+                    let outLoop = StridedLoop(shape: keptSizes, strides: [keptStrides])
+                    let step = outLoop.innerStride(0)
+                    outLoop.forEachRun(work: x.count) { rows, columns in
+                        var cursor = outLoop.cursor(at: rows.lowerBound)
+                        for row in rows {
+                            for o in columns {
+                                let base = cursor.offset0 + o * step
+                                var total: Float = 0
+                                for s in 0..<sumCount {
+                                    let at = base + stridedOffset(s, sumSizes, sumStrides)
+                                    total += py.map { dotRun(xs + at, $0 + at, n) } ?? sumRun(xs + at, n)
+                                }
+                                dst[row * outLoop.inner + o] = total * scale
+                            }
+                            cursor.advance()
                         }
-                        dst[o] = total * scale
                     }
                 }
             }

@@ -35,13 +35,17 @@ func expandKernel(_ x: Tensor, to shape: [Int]) -> Tensor {
     let walks = loop.innerStride(0) == 1
     return Tensor(shape: shape) { out in
         x.data.withUnsafeBufferPointer { px in
-            loop.forEachRun { row, columns in
-                let dst = out.baseAddress! + row * loop.inner + columns.lowerBound
-                let src = px.baseAddress! + loop.offset(row: row, operand: 0)
-                if walks {
-                    dst.update(from: src + columns.lowerBound, count: columns.count)
-                } else {
-                    dst.update(repeating: src.pointee, count: columns.count)
+            loop.forEachRun { rows, columns in
+                var cursor = loop.cursor(at: rows.lowerBound)
+                for row in rows {
+                    let dst = out.baseAddress! + row * loop.inner + columns.lowerBound
+                    let src = px.baseAddress! + cursor.offset0
+                    if walks {
+                        dst.update(from: src + columns.lowerBound, count: columns.count)
+                    } else {
+                        dst.update(repeating: src.pointee, count: columns.count)
+                    }
+                    cursor.advance()
                 }
             }
         }
@@ -107,10 +111,14 @@ func permuteKernel(_ x: Tensor, _ perm: [Int]) -> Tensor {
                 let inStrides = Tensor.strides(of: inSizes)
                 let loop = StridedLoop(shape: order.map { inSizes[$0] }, strides: [order.map { inStrides[$0] }])
                 let step = loop.innerStride(0)
-                loop.forEachRun { row, columns in
-                    let dst = out.baseAddress! + row * loop.inner
-                    let from = src + loop.offset(row: row, operand: 0)
-                    for i in columns { dst[i] = from[i * step] }
+                loop.forEachRun { rows, columns in
+                    var cursor = loop.cursor(at: rows.lowerBound)
+                    for row in rows {
+                        let dst = out.baseAddress! + row * loop.inner
+                        let from = src + cursor.offset0
+                        for i in columns { dst[i] = from[i * step] }
+                        cursor.advance()
+                    }
                 }
             }
         }
