@@ -59,7 +59,8 @@ func awayFromKinks(_ shape: [Int], seed: UInt64) -> Tensor {
     }
 }
 
-@Suite struct ApproximationTests {
+/// The vectorised exp, tanh and erf the activations are built on, against libm in Double.
+@Suite struct ActivationApproximationTests {
     @Test func fastFunctionsTrackLibm() {
         var worstExp = 0.0, worstTanh = 0.0, worstErf = 0.0
         for i in -3000...3000 {
