@@ -1,0 +1,98 @@
+/// Pointwise activations, each forward kernel beside the kernel of its derivative. Backward
+/// kernels take (g, v), the incoming gradient and whichever of input or output the derivative is
+/// cheapest from. At kinks the subgradient is 0, as in PyTorch.
+
+struct ReLUKernel: UnaryKernel { func callAsFunction(_ x: Float) -> Float { x > 0 ? x : 0 } }
+struct ReLUGradKernel: BinaryKernel { func callAsFunction(_ g: Float, _ x: Float) -> Float { x > 0 ? g : 0 } }
+
+public func relu(_ x: Tensor) -> Tensor {
+    let out = mapUnary(x, ReLUKernel())
+    return Autograd.record(out, inputs: [x]) { g in [mapBinary(g, x, ReLUGradKernel())] }
+}
+
+struct ReLU6Kernel: UnaryKernel { func callAsFunction(_ x: Float) -> Float { x > 0 ? (x < 6 ? x : 6) : 0 } }
+struct ReLU6GradKernel: BinaryKernel { func callAsFunction(_ g: Float, _ x: Float) -> Float { x > 0 && x < 6 ? g : 0 } }
+
+public func relu6(_ x: Tensor) -> Tensor {
+    let out = mapUnary(x, ReLU6Kernel())
+    return Autograd.record(out, inputs: [x]) { g in [mapBinary(g, x, ReLU6GradKernel())] }
+}
+
+@inline(__always)
+private func logistic(_ x: Float) -> Float { 1 / (1 + fastExp(-x)) }
+
+/// tanh in branch-free, vectorisable form: Cephes' odd polynomial near 0, where 1 − 2/(e^{2|x|} + 1)
+/// would cancel, and that identity further out.
+@inline(__always)
+func fastTanh(_ x: Float) -> Float {
+    let s = x * x
+    let near = ((((-5.704_988_7e-3 * s + 2.063_908_9e-2) * s - 5.373_971_6e-2) * s + 1.333_144_2e-1) * s
+                - 3.333_328_2e-1) * s * x + x
+    let far = Float(signOf: x, magnitudeOf: 1 - 2 / (fastExp(2 * abs(x)) + 1))
+    return abs(x) < 0.625 ? near : far
+}
+
+/// erf(x) given e = exp(−x²), by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7, the
+/// form PyTorch's vectorised CPU kernels use). Callers often have e already.
+@inline(__always)
+func fastErf(_ x: Float, expMinusSquare e: Float) -> Float {
+    let t = 1 / (1 + 0.327_591_1 * abs(x))
+    let poly = ((((1.061_405_429 * t - 1.453_152_027) * t + 1.421_413_741) * t - 0.284_496_736) * t
+                + 0.254_829_592) * t
+    return Float(signOf: x, magnitudeOf: 1 - poly * e)
+}
+
+struct SigmoidKernel: UnaryKernel { func callAsFunction(_ x: Float) -> Float { logistic(x) } }
+/// σ' = σ(1 − σ), from the saved output
+struct SigmoidGradKernel: BinaryKernel { func callAsFunction(_ g: Float, _ y: Float) -> Float { g * y * (1 - y) } }
+
+public func sigmoid(_ x: Tensor) -> Tensor {
+    let out = mapUnary(x, SigmoidKernel())
+    let saved = out.detached()   // shares storage; capturing `out` would make a reference cycle
+    return Autograd.record(out, inputs: [x]) { g in [mapBinary(g, saved, SigmoidGradKernel())] }
+}
+
+struct TanhKernel: UnaryKernel { func callAsFunction(_ x: Float) -> Float { fastTanh(x) } }
+/// tanh' = 1 − tanh², from the saved output
+struct TanhGradKernel: BinaryKernel { func callAsFunction(_ g: Float, _ y: Float) -> Float { g * (1 - y * y) } }
+
+public func tanh(_ x: Tensor) -> Tensor {
+    let out = mapUnary(x, TanhKernel())
+    let saved = out.detached()
+    return Autograd.record(out, inputs: [x]) { g in [mapBinary(g, saved, TanhGradKernel())] }
+}
+
+struct SiLUKernel: UnaryKernel { func callAsFunction(_ x: Float) -> Float { x * logistic(x) } }
+/// (xσ)' = σ(1 + x(1 − σ)); σ is recomputed rather than kept, to save a tensor per activation.
+struct SiLUGradKernel: BinaryKernel {
+    func callAsFunction(_ g: Float, _ x: Float) -> Float {
+        let s = logistic(x)
+        return g * s * (1 + x * (1 - s))
+    }
+}
+
+public func silu(_ x: Tensor) -> Tensor {
+    let out = mapUnary(x, SiLUKernel())
+    return Autograd.record(out, inputs: [x]) { g in [mapBinary(g, x, SiLUGradKernel())] }
+}
+
+/// GELU in its exact form x·Φ(x), Φ the standard normal CDF (PyTorch's default, not the tanh fit).
+/// With z = x/√2, Φ(x) = (1 + erf z)/2, and erf needs e^{−z²} = e^{−x²/2}, which is also √(2π)·φ(x).
+struct GELUKernel: UnaryKernel {
+    func callAsFunction(_ x: Float) -> Float {
+        0.5 * x * (1 + fastErf(x * 0.707_106_78, expMinusSquare: fastExp(-0.5 * x * x)))
+    }
+}
+/// (xΦ)' = Φ(x) + x·φ(x)
+struct GELUGradKernel: BinaryKernel {
+    func callAsFunction(_ g: Float, _ x: Float) -> Float {
+        let e = fastExp(-0.5 * x * x)
+        let cdf = 0.5 * (1 + fastErf(x * 0.707_106_78, expMinusSquare: e))
+        return g * (cdf + x * 0.398_942_28 * e)
+    }
+}
+
+public func gelu(_ x: Tensor) -> Tensor {
+    let out = mapUnary(x, GELUKernel())
+    return Autograd.record(out, inputs: [x]) { g in [mapBinary(g, x, GELUGradKernel())] }
+}
