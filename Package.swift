@@ -32,7 +32,7 @@ let package = Package(
         .executableTarget(
             name: "inspectd",
             dependencies: [
-                "InspectdTensor",
+                "InspectdTensor", "InspectdModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -2,7 +2,11 @@ import COpenBLAS
 
 /// Row-major single-precision GEMM, the one BLAS entry point the engine needs:
 /// C = alpha * op(A) * op(B) + beta * C, with op(X) = X or Xᵀ.
-@inline(__always)
+///
+/// OpenBLAS itself always runs single-threaded; the engine splits a large product into blocks of
+/// C's rows or columns across its own workers. With one pool of threads there is no contention
+/// between OpenBLAS's spinning threads and the engine's loops on a 2-core machine (measured before:
+/// one frame through the backbone varied between 8 and 13 ms from run to run).
 func sgemm(
     transposeA: Bool = false, transposeB: Bool = false,
     m: Int, n: Int, k: Int,
@@ -16,6 +20,36 @@ func sgemm(
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
         return
     }
+    let workers = Engine.threads
+    // Below about a million multiply-adds a split costs more than it saves.
+    guard workers > 1, m * n * k >= 1 << 20, max(m, n) >= 32 * workers else {
+        serialSgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
+    }
+    let splitColumns = n >= m
+    let extent = splitColumns ? n : m
+    Engine.parallelRanges(workers) { _, parts in
+        for part in parts {
+            // Block boundaries on multiples of 16 keep the kernels' vector loads aligned.
+            let lo = (extent * part / workers) & ~15, hi = part == workers - 1 ? extent : (extent * (part + 1) / workers) & ~15
+            guard lo < hi else { continue }
+            if splitColumns {
+                let bBlock = transposeB ? b + lo * ldb : b + lo
+                serialSgemm(transposeA, transposeB, m, hi - lo, k, alpha, a, lda, bBlock, ldb, beta, c + lo, ldc)
+            } else {
+                let aBlock = transposeA ? a + lo : a + lo * lda
+                serialSgemm(transposeA, transposeB, hi - lo, n, k, alpha, aBlock, lda, b, ldb, beta, c + lo * ldc, ldc)
+            }
+        }
+    }
+}
+
+@inline(__always)
+private func serialSgemm(
+    _ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+    _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+    _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+) {
     cblas_sgemm(CblasRowMajor,
                 transposeA ? CblasTrans : CblasNoTrans,
                 transposeB ? CblasTrans : CblasNoTrans,

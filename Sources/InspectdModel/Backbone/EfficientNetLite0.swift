@@ -47,7 +47,29 @@ public final class EfficientNetLite0: @unchecked Sendable {
 
     public func run(_ x: Tensor, logits wantLogits: Bool, observer: LayerObserver? = nil) -> BackboneOutput {
         precondition(x.rank == 4 && x.shape[1] == 3, "EfficientNet-Lite0 takes [N, 3, H, W], got \(x.shape)")
-        return Autograd.withoutRecording {
+        let n = x.shape[0]
+        guard n > 1, observer == nil else { return runBatch(x, logits: wantLogits, observer: observer) }
+        // A batch runs as single frames, one per worker: a 256x256 frame's largest activation
+        // (96x128x128) stays in cache, a batch of 8 does not (measured: 16.7 ms per frame batched,
+        // 10.9 ms for one frame on 2 threads).
+        let results = UnsafeMutableBufferPointer<BackboneOutput?>.allocate(capacity: n)
+        results.initialize(repeating: nil)
+        defer { results.deinitialize(); results.deallocate() }
+        Engine.parallelRanges(n) { _, frames in
+            for i in frames {
+                results[i] = runBatch(slice(x, axis: 0, range: i..<(i + 1)), logits: wantLogits, observer: nil)
+            }
+        }
+        let outputs = results.map { $0! }
+        return BackboneOutput(
+            stride8: concat(outputs.map(\.stride8), axis: 0),
+            stride16: concat(outputs.map(\.stride16), axis: 0),
+            logits: wantLogits ? concat(outputs.map { $0.logits! }, axis: 0) : nil
+        )
+    }
+
+    private func runBatch(_ x: Tensor, logits wantLogits: Bool, observer: LayerObserver?) -> BackboneOutput {
+        Autograd.withoutRecording {
             let lastBlock = wantLogits ? weights.blocks.count - 1 : EfficientNetLite0Config.stride16BlockIndex
             var h = Self.conv(x, weights.stem, activation: true)
             observer?("stem", h)
@@ -63,7 +85,7 @@ public final class EfficientNetLite0: @unchecked Sendable {
             if wantLogits {
                 let head = Self.conv(h, weights.head, activation: true)
                 observer?("head", head)
-                let pooled = Self.globalAveragePool(head)
+                let pooled = globalAvgPool2d(head)
                 logits = linear(pooled, weights.classifierWeight, bias: weights.classifierBias)
                 observer?("classifier", logits!)
             }
@@ -80,52 +102,15 @@ public final class EfficientNetLite0: @unchecked Sendable {
         h = conv(h, block.depthwise, activation: true)
         observer?("blocks.\(index).depthwise", h)
         h = conv(h, block.project, activation: false)
-        if block.config.hasSkip { addInPlace(h, x) }
+        if block.config.hasSkip { h = h + x }
         observer?("blocks.\(index).project", h)
         return h
     }
 
     /// Convolution with folded BN and TF-SAME padding, then ReLU6 when `activation`.
     static func conv(_ x: Tensor, _ layer: FoldedConv, activation: Bool) -> Tensor {
-        if layer.groups > 1 {
-            return DepthwiseSame.forward(x, weight: layer.weight, bias: layer.bias, stride: layer.stride, relu6: activation)
-        }
         let padding = Padding2d.same(kernel: layer.kernel, stride: layer.stride, height: x.shape[2], width: x.shape[3])
-        let y = conv2d(x, layer.weight, bias: layer.bias, stride: layer.stride, padding: padding, groups: layer.groups)
-        if activation { relu6InPlace(y) }
-        return y
-    }
-
-    // The results below belong to this pass alone (fresh outputs of conv2d), so they are
-    // updated in place rather than through allocating elementwise ops.
-
-    static func relu6InPlace(_ t: Tensor) {
-        t.data.withUnsafeMutableBufferPointer { p in
-            for i in 0..<p.count { p[i] = min(max(p[i], 0), 6) }
-        }
-    }
-
-    static func addInPlace(_ t: Tensor, _ other: Tensor) {
-        precondition(t.shape == other.shape, "skip connection of \(other.shape) onto \(t.shape)")
-        t.data.withUnsafeMutableBufferPointer { p in
-            other.data.withUnsafeBufferPointer { o in
-                for i in 0..<p.count { p[i] += o[i] }
-            }
-        }
-    }
-
-    /// [N, C, H, W] -> [N, C], the mean over each plane (accumulated in Double).
-    static func globalAveragePool(_ t: Tensor) -> Tensor {
-        let (n, c) = (t.shape[0], t.shape[1])
-        let plane = t.shape[2] * t.shape[3]
-        return Tensor(shape: [n, c]) { out in
-            t.data.withUnsafeBufferPointer { p in
-                for i in 0..<(n * c) {
-                    var s: Double = 0
-                    for j in 0..<plane { s += Double(p[i * plane + j]) }
-                    out[i] = Float(s / Double(plane))
-                }
-            }
-        }
+        return conv2d(x, layer.weight, bias: layer.bias, stride: layer.stride, padding: padding,
+                      groups: layer.groups, activation: activation ? .relu6 : .none)
     }
 }

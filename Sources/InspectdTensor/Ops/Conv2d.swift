@@ -1,8 +1,9 @@
 /// 2-D convolution (NCHW, weight [Cout, Cin/groups, kh, kw]) and its backward.
 ///
 /// Three paths: 1x1 stride-1 convolutions are a plain GEMM on the input; depthwise convolutions
-/// (one filter per channel) are direct loops, since a GEMM with K = kh*kw would waste the BLAS;
-/// everything else lowers each image (and group) to an im2col matrix and calls sgemm.
+/// (one filter per channel) are direct loops (`DepthwiseKernel` forward at strides 1 and 2), since a
+/// GEMM with K = kh*kw would waste the BLAS; everything else lowers each image (and group) to an
+/// im2col matrix and calls sgemm.
 
 /// Zero padding on each side, possibly asymmetric (TensorFlow's "SAME" pads more after than before).
 public struct Padding2d: Equatable, Sendable {
@@ -76,19 +77,33 @@ struct ConvGeometry {
     }
 }
 
+/// An activation applied as the convolution stores its output, while the data is still in cache.
+public enum ConvActivation: Sendable {
+    case none, relu6
+}
+
 public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil,
-                   stride: Int = 1, padding: Padding2d = .zero, groups: Int = 1) -> Tensor {
+                   stride: Int = 1, padding: Padding2d = .zero, groups: Int = 1,
+                   activation: ConvActivation = .none) -> Tensor {
     let g = ConvGeometry(input: x.shape, weight: weight.shape, stride: stride, padding: padding, groups: groups)
     if let bias { precondition(bias.shape == [g.outChannels], "conv2d bias must be [\(g.outChannels)], got \(bias.shape)") }
+    // Training keeps the activation a separate op, whose backward needs the pre-activation values.
+    if activation != .none && Autograd.shouldRecord([x, weight] + (bias.map { [$0] } ?? [])) {
+        let y = conv2d(x, weight, bias: bias, stride: stride, padding: padding, groups: groups)
+        switch activation {
+        case .none: return y
+        case .relu6: return relu6(y)
+        }
+    }
 
     let out = Tensor(shape: g.outputShape) { y in
         x.data.withUnsafeBufferPointer { px in
             weight.data.withUnsafeBufferPointer { pw in
                 let bias = bias?.data
-                if g.isDepthwise {
-                    ConvKernels.depthwiseForward(g, px.baseAddress!, pw.baseAddress!, bias, y.baseAddress!)
+                if g.isDepthwise && DepthwiseKernel.supports(g) {
+                    DepthwiseKernel.forward(g, px.baseAddress!, pw.baseAddress!, bias, activation, y.baseAddress!)
                 } else {
-                    ConvKernels.gemmForward(g, px.baseAddress!, pw.baseAddress!, bias, y.baseAddress!)
+                    ConvKernels.gemmForward(g, px.baseAddress!, pw.baseAddress!, bias, activation, y.baseAddress!)
                 }
             }
         }
@@ -123,29 +138,41 @@ enum ConvKernels {
     // MARK: GEMM path (im2col)
 
     static func gemmForward(_ g: ConvGeometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                            _ bias: [Float]?, _ y: UnsafeMutablePointer<Float>) {
+                            _ bias: [Float]?, _ activation: ConvActivation, _ y: UnsafeMutablePointer<Float>) {
         let L = g.outPlane
-        let beta: Float = bias == nil ? 0 : 1
         let colSize = g.isPointwise ? 0 : g.patch * L
-        // One image per worker at a time, each with its own im2col buffer and a serial GEMM.
+        // One image per worker at a time, each with its own im2col buffer and a serial GEMM; bias and
+        // activation are applied to the image's output right after its GEMM, while it is in cache.
         Engine.parallelRanges(g.batch) { _, images in
             let col = UnsafeMutablePointer<Float>.allocate(capacity: max(1, colSize))
             defer { col.deallocate() }
             for n in images {
                 let yn = y + n * g.outChannels * L
-                if let bias {
-                    for c in 0..<g.outChannels { (yn + c * L).update(repeating: bias[c], count: L) }
-                }
                 if g.isPointwise {
                     sgemm(m: g.outChannels, n: L, k: g.inChannels, a: w, lda: g.inChannels,
-                          b: x + n * g.inChannels * L, ldb: L, beta: beta, c: yn, ldc: L)
-                    continue
+                          b: x + n * g.inChannels * L, ldb: L, c: yn, ldc: L)
+                } else {
+                    for grp in 0..<g.groups {
+                        im2col(g, x + (n * g.inChannels + grp * g.inPerGroup) * g.inPlane, col)
+                        sgemm(m: g.outPerGroup, n: L, k: g.patch, a: w + grp * g.outPerGroup * g.patch, lda: g.patch,
+                              b: col, ldb: L, c: yn + grp * g.outPerGroup * L, ldc: L)
+                    }
                 }
-                for grp in 0..<g.groups {
-                    im2col(g, x + (n * g.inChannels + grp * g.inPerGroup) * g.inPlane, col)
-                    sgemm(m: g.outPerGroup, n: L, k: g.patch, a: w + grp * g.outPerGroup * g.patch, lda: g.patch,
-                          b: col, ldb: L, beta: beta, c: yn + grp * g.outPerGroup * L, ldc: L)
-                }
+                epilogue(yn, channels: g.outChannels, plane: L, bias: bias, activation)
+            }
+        }
+    }
+
+    /// Adds the per-channel bias and applies the activation, in one pass over [channels, plane].
+    static func epilogue(_ y: UnsafeMutablePointer<Float>, channels: Int, plane: Int,
+                         bias: [Float]?, _ activation: ConvActivation) {
+        guard bias != nil || activation != .none else { return }
+        for c in 0..<channels {
+            let b = bias?[c] ?? 0
+            let row = y + c * plane
+            switch activation {
+            case .none: for i in 0..<plane { row[i] += b }
+            case .relu6: for i in 0..<plane { let v = row[i] + b; row[i] = v > 0 ? (v < 6 ? v : 6) : 0 }
             }
         }
     }
@@ -254,36 +281,6 @@ enum ConvKernels {
     }
 
     // MARK: Depthwise path (direct loops)
-
-    static func depthwiseForward(_ g: ConvGeometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                                 _ bias: [Float]?, _ y: UnsafeMutablePointer<Float>) {
-        let taps = g.kernelH * g.kernelW
-        Engine.parallelFor(g.batch * g.inChannels) { plane in
-            let c = plane % g.inChannels
-            let src = x + plane * g.inPlane
-            let dst = y + plane * g.outPlane
-            let filter = w + c * taps
-            dst.update(repeating: bias?[c] ?? 0, count: g.outPlane)
-            for ky in 0..<g.kernelH {
-                for kx in 0..<g.kernelW {
-                    let weight = filter[ky * g.kernelW + kx]
-                    let cols = g.validColumns(kx: kx)
-                    let shift = kx - g.padding.left
-                    for oy in 0..<g.outHeight {
-                        let iy = oy * g.stride + ky - g.padding.top
-                        guard iy >= 0 && iy < g.height else { continue }
-                        let line = dst + oy * g.outWidth
-                        let row = src + iy * g.width + shift
-                        if g.stride == 1 {
-                            for ox in cols { line[ox] += weight * row[ox] }
-                        } else {
-                            for ox in cols { line[ox] += weight * row[ox * g.stride] }
-                        }
-                    }
-                }
-            }
-        }
-    }
 
     static func depthwiseBackward(_ g: ConvGeometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                                   _ dy: UnsafePointer<Float>,
