@@ -37,8 +37,11 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "InspectdTensorTests", dependencies: ["InspectdTensor"]),
-        .testTarget(name: "InspectdImageTests", dependencies: ["InspectdImage"]),
-        .testTarget(name: "InspectdModelTests", dependencies: ["InspectdModel", "InspectdImage"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "InspectdTensorTests", dependencies: ["InspectdTensor", "InspectdTesting"]),
+        // Shared test helpers: seeded test data and the finite-difference gradient check.
+        .target(name: "InspectdTesting", dependencies: ["InspectdTensor"], path: "Sources/InspectdTesting"),
+
+        .testTarget(name: "InspectdImageTests", dependencies: ["InspectdImage", "InspectdTesting"]),
+        .testTarget(name: "InspectdModelTests", dependencies: ["InspectdModel", "InspectdImage", "InspectdTesting"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -1,21 +1,10 @@
 import Foundation
 import InspectdImage
-
-/// Deterministic pseudo-random bytes (SplitMix64), so failures reproduce.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import InspectdTesting
 
 func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
-    var generator = SeededGenerator(state: seed)
-    return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    var random = TestRandom(seed: seed)
+    return random.bytes(count)
 }
 
 /// Smooth colour ramps with a soft blob: survives JPEG with small error and

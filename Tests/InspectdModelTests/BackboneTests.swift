@@ -1,4 +1,5 @@
 import Foundation
+import InspectdTesting
 import Testing
 @testable import InspectdModel
 import InspectdTensor
@@ -108,7 +109,7 @@ func relativeMaxError(_ a: [Float], _ reference: [Double]) -> Double {
     @Test func randomWeightsMatchUnfoldedReference() throws {
         let sd = randomLite0StateDict(seed: 11)
         let model = try EfficientNetLite0(stateDict: sd)
-        var rng = SeededRandom(seed: 3)
+        var rng = TestRandom(seed: 3)
         let (h, w) = (37, 30)
         let input = rng.tensor([2, 3, h, w])
         let out = model.forward(input)

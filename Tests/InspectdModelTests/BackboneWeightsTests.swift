@@ -2,31 +2,11 @@ import Foundation
 import Testing
 @testable import InspectdModel
 import InspectdTensor
-
-/// Small deterministic generator (SplitMix64) so test tensors are the same on every run.
-struct SeededRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [lo, hi).
-    mutating func uniform(_ lo: Float, _ hi: Float) -> Float {
-        lo + (hi - lo) * Float(next() >> 40) / Float(1 << 24)
-    }
-    mutating func tensor(_ shape: [Int], _ lo: Float = -1, _ hi: Float = 1) -> Tensor {
-        let n = shape.reduce(1, *)
-        return Tensor(shape: shape, data: (0..<n).map { _ in uniform(lo, hi) })
-    }
-}
+import InspectdTesting
 
 /// A complete EfficientNet-Lite0 state dict of random values, with the real names and shapes.
 func randomLite0StateDict(seed: UInt64 = 1) -> [String: Tensor] {
-    var rng = SeededRandom(seed: seed)
+    var rng = TestRandom(seed: seed)
     var dict: [String: Tensor] = [:]
     func bn(_ prefix: String, _ c: Int) {
         dict[prefix + ".weight"] = rng.tensor([c], 0.5, 1.5)
@@ -78,7 +58,7 @@ func randomLite0StateDict(seed: UInt64 = 1) -> [String: Tensor] {
 
     /// bn(conv(x, w)) computed directly equals conv(x, w') + b' with the folded parameters.
     @Test func foldingMatchesUnfoldedBatchNorm() {
-        var rng = SeededRandom(seed: 7)
+        var rng = TestRandom(seed: 7)
         let (cout, cin, k) = (5, 3, 3)
         let w = rng.tensor([cout, cin, k, k])
         let gamma = rng.tensor([cout], 0.5, 2), beta = rng.tensor([cout])

@@ -1,4 +1,5 @@
 import Foundation
+import InspectdTesting
 import Testing
 @testable import InspectdTensor
 

@@ -1,3 +1,4 @@
+import InspectdTesting
 import Testing
 @testable import InspectdTensor
 

@@ -74,3 +74,12 @@ struct ByteReader {
         return UnsafeRawBufferPointer(rebasing: bytes[start..<end])
     }
 }
+
+/// A checkpoint file's bytes, mapped rather than copied: each tensor's bytes are copied once, later.
+func mappedContents(of url: URL) throws -> Data {
+    do {
+        return try Data(contentsOf: url, options: .alwaysMapped)
+    } catch {
+        throw CheckpointError(source: url.path, reason: "cannot read: \(error.localizedDescription)")
+    }
+}

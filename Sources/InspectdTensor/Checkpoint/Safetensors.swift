@@ -82,13 +82,7 @@ public enum Safetensors {
 
     /// Reads a file; the file is mapped, not copied, and each tensor's bytes are copied once.
     public static func read(from url: URL) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw CheckpointError(source: url.path, reason: "cannot read: \(error.localizedDescription)")
-        }
-        return try decode(data, source: url.path)
+        return try decode(try mappedContents(of: url), source: url.path)
     }
 
     /// Decodes a complete file held in memory; `source` names it in errors.

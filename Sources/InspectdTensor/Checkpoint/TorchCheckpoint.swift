@@ -10,13 +10,7 @@ import Foundation
 public enum TorchCheckpoint {
     /// Tensors by name, and the names in the order the state dict holds them (module order).
     public static func readLegacy(from url: URL) throws -> (tensors: [String: Tensor], names: [String]) {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw CheckpointError(source: url.path, reason: "cannot read: \(error.localizedDescription)")
-        }
-        return try decodeLegacy(data, source: url.path)
+        return try decodeLegacy(try mappedContents(of: url), source: url.path)
     }
 
     /// Decodes a complete legacy checkpoint held in memory; `source` names it in errors.

@@ -1,26 +1,32 @@
-@testable import InspectdTensor
+import InspectdTensor
 
-/// A small seeded generator for test data (SplitMix64), so failures reproduce.
-struct TestRandom {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
+/// Seeded random test data, so that failures reproduce.
+public struct TestRandom: RandomNumberGenerator {
+    private var generator: SeededGenerator
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public init(seed: UInt64) { generator = SeededGenerator(seed: seed) }
+
+    public mutating func next() -> UInt64 { generator.next() }
 
     /// Uniform in [-1, 1).
-    mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 23) - 1 }
+    public mutating func uniform() -> Float { 2 * generator.nextUnit() - 1 }
 
-    mutating func tensor(_ shape: [Int], scale: Float = 1, requiresGrad: Bool = false) -> Tensor {
-        let n = shape.reduce(1, *)
-        var data = [Float](repeating: 0, count: n)
-        for i in 0..<n { data[i] = uniform() * scale }
+    /// Uniform in [lo, hi).
+    public mutating func uniform(_ lo: Float, _ hi: Float) -> Float { lo + (hi - lo) * generator.nextUnit() }
+
+    /// Uniform in [-scale, scale).
+    public mutating func tensor(_ shape: [Int], scale: Float = 1, requiresGrad: Bool = false) -> Tensor {
+        let data = (0..<shape.reduce(1, *)).map { _ in uniform() * scale }
         return Tensor(shape: shape, data: data, requiresGrad: requiresGrad)
+    }
+
+    /// Uniform in [lo, hi).
+    public mutating func tensor(_ shape: [Int], _ lo: Float, _ hi: Float) -> Tensor {
+        Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in uniform(lo, hi) })
+    }
+
+    public mutating func bytes(_ count: Int) -> [UInt8] {
+        (0..<count).map { _ in UInt8(truncatingIfNeeded: next() >> 56) }
     }
 }
 
@@ -30,7 +36,7 @@ struct TestRandom {
 /// contributes. For each input, up to `samples` elements are perturbed by ±`step`; the error is
 /// ‖numeric − analytic‖ / max(‖numeric‖, ‖analytic‖, 1e-6) over those elements, with L summed in
 /// Float64 so that the difference quotient is not drowned by rounding.
-func gradientError(_ inputs: [Tensor], step: Float = 1e-2, samples: Int = 48, seed: UInt64 = 7,
+public func gradientError(_ inputs: [Tensor], step: Float = 1e-2, samples: Int = 48, seed: UInt64 = 7,
                    _ f: ([Tensor]) -> Tensor) -> Float {
     var random = TestRandom(seed: seed)
     for input in inputs { input.grad = nil }
