@@ -18,6 +18,9 @@ struct BenchEngine: ParsableCommand {
     @Option(help: "Timed repetitions per measurement (the median is reported).")
     var repeats: Int = 7
 
+    @Flag(help: "Also print the backbone's time per layer (one 256x256 frame, mean over the repetitions).")
+    var layers = false
+
     func run() throws {
         Engine.setThreads(threads)
         var report: [String: Any] = ["threads": threads, "repeats": repeats]
@@ -65,6 +68,7 @@ struct BenchEngine: ParsableCommand {
         let net = try EfficientNetLite0(stateDict: tensors)
         let one = Tensor(repeating: 0.2, shape: [1, 3, 256, 256])
         let eight = Tensor(repeating: 0.2, shape: [8, 3, 256, 256])
+        if layers { printLayerTimes(net, frame: one) }
         let featuresOne = median(repeats) { _ = net.features(one) }
         let featuresEight = median(repeats) { _ = net.features(eight) }
         let forwardOne = median(repeats) { _ = net.forward(one) }
@@ -73,6 +77,25 @@ struct BenchEngine: ParsableCommand {
             "features_ms_per_frame_b8": rounded(featuresEight * 1e3 / 8, digits: 2),
             "forward_ms_b1": rounded(forwardOne * 1e3, digits: 2),
         ]
+    }
+
+    private func printLayerTimes(_ net: EfficientNetLite0, frame: Tensor) {
+        var total: [String: Double] = [:]
+        var order: [String] = []
+        for _ in 0..<max(1, repeats) {
+            var last = DispatchTime.now().uptimeNanoseconds
+            _ = net.run(frame, logits: false) { layer, _ in
+                if total[layer] == nil { order.append(layer) }
+                total[layer, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - last) / 1e6
+                last = DispatchTime.now().uptimeNanoseconds
+            }
+        }
+        let runs = Double(max(1, repeats))
+        var lines = order.map { "\($0): \(rounded(total[$0]! / runs, digits: 3)) ms" }
+        lines.append("all layers: \(rounded(total.values.reduce(0, +) / runs, digits: 2)) ms")
+        // Keep stdout a single JSON object when --json is given.
+        let text = lines.joined(separator: "\n") + "\n"
+        if json { FileHandle.standardError.write(Data(text.utf8)) } else { print(text, terminator: "") }
     }
 
     /// Square 1024 sgemm through the engine's matmul (with its allocation, as the models pay it).

@@ -67,6 +67,13 @@ struct ConvGeometry {
     var isDepthwise: Bool { groups == inChannels && outChannels == inChannels && groups > 1 }
     var outputShape: [Int] { [batch, outChannels, outHeight, outWidth] }
 
+    /// Output rows per forward tile: about 512 KB of im2col block or output (whichever is larger),
+    /// and at least 256 columns so that each GEMM stays efficient.
+    var outputRowsPerTile: Int {
+        let columns = min(4096, max(256, 131_072 / max(patch, outChannels)))
+        return max(1, min(outHeight, columns / outWidth))
+    }
+
     /// The range of output columns whose input column `ox * stride + kx - left` is inside the image.
     @inline(__always)
     func validColumns(kx: Int) -> Range<Int> {
@@ -140,39 +147,47 @@ enum ConvKernels {
     static func gemmForward(_ g: ConvGeometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                             _ bias: [Float]?, _ activation: ConvActivation, _ y: UnsafeMutablePointer<Float>) {
         let L = g.outPlane
-        let colSize = g.isPointwise ? 0 : g.patch * L
-        // One image per worker at a time, each with its own im2col buffer and a serial GEMM; bias and
-        // activation are applied to the image's output right after its GEMM, while it is in cache.
-        Engine.parallelRanges(g.batch) { _, images in
+        // Work is cut into tiles of whole output rows, small enough that a tile's im2col block and
+        // its output stay in a core's cache from the im2col through the GEMM to the epilogue (bias,
+        // activation). Tiles of all images are spread over the workers, each GEMM serial: this also
+        // keeps both cores busy on a single frame.
+        let rows = g.outputRowsPerTile
+        let tilesPerImage = (g.outHeight + rows - 1) / rows
+        let colSize = g.isPointwise ? 0 : g.patch * rows * g.outWidth
+        Engine.parallelRanges(g.batch * tilesPerImage) { _, tiles in
             let col = UnsafeMutablePointer<Float>.allocate(capacity: max(1, colSize))
             defer { col.deallocate() }
-            for n in images {
-                let yn = y + n * g.outChannels * L
+            for tile in tiles {
+                let n = tile / tilesPerImage
+                let oy0 = (tile % tilesPerImage) * rows, oy1 = min(g.outHeight, oy0 + rows)
+                let first = oy0 * g.outWidth, count = (oy1 - oy0) * g.outWidth
+                let yn = y + n * g.outChannels * L + first
                 if g.isPointwise {
-                    sgemm(m: g.outChannels, n: L, k: g.inChannels, a: w, lda: g.inChannels,
-                          b: x + n * g.inChannels * L, ldb: L, c: yn, ldc: L)
+                    sgemm(m: g.outChannels, n: count, k: g.inChannels, a: w, lda: g.inChannels,
+                          b: x + n * g.inChannels * L + first, ldb: L, c: yn, ldc: L)
                 } else {
                     for grp in 0..<g.groups {
-                        im2col(g, x + (n * g.inChannels + grp * g.inPerGroup) * g.inPlane, col)
-                        sgemm(m: g.outPerGroup, n: L, k: g.patch, a: w + grp * g.outPerGroup * g.patch, lda: g.patch,
-                              b: col, ldb: L, c: yn + grp * g.outPerGroup * L, ldc: L)
+                        im2col(g, x + (n * g.inChannels + grp * g.inPerGroup) * g.inPlane, col, outputRows: oy0..<oy1)
+                        sgemm(m: g.outPerGroup, n: count, k: g.patch, a: w + grp * g.outPerGroup * g.patch, lda: g.patch,
+                              b: col, ldb: count, c: yn + grp * g.outPerGroup * L, ldc: L)
                     }
                 }
-                epilogue(yn, channels: g.outChannels, plane: L, bias: bias, activation)
+                epilogue(yn, channels: g.outChannels, stride: L, count: count, bias: bias, activation)
             }
         }
     }
 
-    /// Adds the per-channel bias and applies the activation, in one pass over [channels, plane].
-    static func epilogue(_ y: UnsafeMutablePointer<Float>, channels: Int, plane: Int,
+    /// Adds the per-channel bias and applies the activation to `count` values of each channel,
+    /// channels `stride` apart.
+    static func epilogue(_ y: UnsafeMutablePointer<Float>, channels: Int, stride: Int, count: Int,
                          bias: [Float]?, _ activation: ConvActivation) {
         guard bias != nil || activation != .none else { return }
         for c in 0..<channels {
             let b = bias?[c] ?? 0
-            let row = y + c * plane
+            let row = y + c * stride
             switch activation {
-            case .none: for i in 0..<plane { row[i] += b }
-            case .relu6: for i in 0..<plane { let v = row[i] + b; row[i] = v > 0 ? (v < 6 ? v : 6) : 0 }
+            case .none: for i in 0..<count { row[i] += b }
+            case .relu6: for i in 0..<count { let v = row[i] + b; row[i] = v > 0 ? (v < 6 ? v : 6) : 0 }
             }
         }
     }
@@ -228,19 +243,22 @@ enum ConvKernels {
         }
     }
 
-    /// Unfolds one group of one image into `col` [inPerGroup*kh*kw, outH*outW].
-    static func im2col(_ g: ConvGeometry, _ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
+    /// Unfolds output rows `outputRows` (all by default) of one group of one image into `col`
+    /// [inPerGroup*kh*kw, rows*outW].
+    static func im2col(_ g: ConvGeometry, _ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>,
+                       outputRows: Range<Int>? = nil) {
         let taps = g.kernelH * g.kernelW
-        let L = g.outPlane
+        let outputRows = outputRows ?? 0..<g.outHeight
+        let width = outputRows.count * g.outWidth
         for row in 0..<g.patch {
             let c = row / taps, ky = (row % taps) / g.kernelW, kx = row % g.kernelW
             let plane = x + c * g.inPlane
-            let dst = col + row * L
+            let dst = col + row * width
             let cols = g.validColumns(kx: kx)
             let shift = kx - g.padding.left
-            for oy in 0..<g.outHeight {
+            for oy in outputRows {
                 let iy = oy * g.stride + ky - g.padding.top
-                let line = dst + oy * g.outWidth
+                let line = dst + (oy - outputRows.lowerBound) * g.outWidth
                 guard iy >= 0 && iy < g.height else {
                     line.update(repeating: 0, count: g.outWidth)
                     continue
