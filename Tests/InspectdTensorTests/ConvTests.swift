@@ -38,10 +38,9 @@ let convCases: [ConvCase] = [
     ConvCase(input: [3, 5, 6, 6], outChannels: 5, kernel: (3, 3), stride: 1, padding: Padding2d(1), groups: 5, bias: true),
     ConvCase(input: [2, 5, 4, 3], outChannels: 7, kernel: (1, 1), stride: 1, padding: .zero, groups: 1, bias: true),
     ConvCase(input: [1, 4, 5, 5], outChannels: 3, kernel: (1, 1), stride: 2, padding: .zero, groups: 1, bias: false),
-    // Tall enough for the forward pass to cut the output into several row tiles.
-    ConvCase(input: [2, 3, 40, 30], outChannels: 4, kernel: (3, 3), stride: 1, padding: Padding2d(1), groups: 1, bias: true),
-    ConvCase(input: [1, 2, 75, 21], outChannels: 3, kernel: (3, 3), stride: 2, padding: Padding2d(top: 0, left: 1, bottom: 1, right: 0), groups: 1, bias: true),
-    ConvCase(input: [2, 3, 30, 20], outChannels: 5, kernel: (1, 1), stride: 1, padding: .zero, groups: 1, bias: true),
+    // Enough channels and rows for the forward pass to cut the output into several row tiles.
+    ConvCase(input: [1, 64, 20, 13], outChannels: 4, kernel: (3, 3), stride: 1, padding: Padding2d(1), groups: 1, bias: true),
+    ConvCase(input: [1, 60, 130, 9], outChannels: 3, kernel: (3, 3), stride: 2, padding: Padding2d(top: 0, left: 1, bottom: 1, right: 0), groups: 1, bias: true),
     // Depthwise: the vectorised kernel at strides 1 and 2 (odd sizes, a 1x1 image, a non-square
     // kernel, asymmetric padding), and the GEMM fallback at stride 3.
     ConvCase(input: [2, 4, 37, 41], outChannels: 4, kernel: (5, 5), stride: 1, padding: Padding2d(2), groups: 4, bias: true),
@@ -100,6 +99,14 @@ let convCases: [ConvCase] = [
         let x = r.tensor([1, 2, 5, 5], scale: 3, requiresGrad: true)
         let w = r.tensor([3, 2, 3, 3], requiresGrad: true)
         #expect(gradientError([x, w], step: 1e-3) { conv2d($0[0], $0[1], padding: Padding2d(1), activation: .relu6) } < 1e-2)
+    }
+
+    @Test func tiledCasesSpanSeveralTiles() {
+        let g = ConvGeometry(input: [1, 64, 20, 13], weight: [4, 64, 3, 3], stride: 1, padding: Padding2d(1), groups: 1)
+        #expect(g.outputRowsPerTile < g.outHeight)
+        let h = ConvGeometry(input: [1, 60, 130, 9], weight: [3, 60, 3, 3], stride: 2,
+                             padding: Padding2d(top: 0, left: 1, bottom: 1, right: 0), groups: 1)
+        #expect(h.outputRowsPerTile < h.outHeight)
     }
 
     @Test func samePaddingMatchesTensorFlow() {
