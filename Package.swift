@@ -37,10 +37,10 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "InspectdTensorTests", dependencies: ["InspectdTensor", "InspectdTesting"]),
         // Shared test helpers: seeded test data and the finite-difference gradient check.
-        .target(name: "InspectdTesting", dependencies: ["InspectdTensor"], path: "Sources/InspectdTesting"),
+        .target(name: "InspectdTesting", dependencies: ["InspectdTensor"]),
 
+        .testTarget(name: "InspectdTensorTests", dependencies: ["InspectdTensor", "InspectdTesting"]),
         .testTarget(name: "InspectdImageTests", dependencies: ["InspectdImage", "InspectdTesting"]),
         .testTarget(name: "InspectdModelTests", dependencies: ["InspectdModel", "InspectdImage", "InspectdTesting"], resources: [.copy("Fixtures")]),
     ]
