@@ -29,10 +29,13 @@ let package = Package(
         .target(name: "CInspectdCodecs", dependencies: ["CJPEG", "CPNG"]),
         .target(name: "InspectdImage", dependencies: ["CInspectdCodecs"]),
 
+        // Train, score, calibrate; reads images and weights from disk for the model.
+        .target(name: "InspectdDetector", dependencies: ["InspectdModel", "InspectdImage"]),
+
         .executableTarget(
             name: "inspectd",
             dependencies: [
-                "InspectdTensor", "InspectdModel",
+                "InspectdTensor", "InspectdModel", "InspectdDetector",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -42,6 +45,8 @@ let package = Package(
 
         .testTarget(name: "InspectdTensorTests", dependencies: ["InspectdTensor", "InspectdTesting"]),
         .testTarget(name: "InspectdImageTests", dependencies: ["InspectdImage", "InspectdTesting"]),
-        .testTarget(name: "InspectdModelTests", dependencies: ["InspectdModel", "InspectdImage", "InspectdTesting"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "InspectdModelTests", dependencies: ["InspectdModel", "InspectdImage", "InspectdDetector", "InspectdTesting"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "InspectdDetectorTests", dependencies: ["InspectdDetector", "InspectdTesting"]),
     ]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InspectdDetector
 import InspectdModel
 import InspectdTensor
 
@@ -63,9 +64,8 @@ struct BenchEngine: ParsableCommand {
 
     /// Backbone times at the detector's resolution, or nil when the weights are not installed.
     private func backboneTimings() throws -> [String: Any]? {
-        guard let path = BackboneLocator.find() else { return nil }
-        let (tensors, _) = try TorchCheckpoint.readLegacy(from: URL(fileURLWithPath: path))
-        let net = try EfficientNetLite0(stateDict: tensors)
+        guard BackboneLocator.find() != nil else { return nil }
+        let net = try BackboneLocator.load()
         let one = Tensor(repeating: 0.2, shape: [1, 3, 256, 256])
         let eight = Tensor(repeating: 0.2, shape: [8, 3, 256, 256])
         if layers { printLayerTimes(net, frame: one) }

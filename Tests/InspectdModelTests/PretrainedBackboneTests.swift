@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import InspectdModel
+import InspectdDetector
 import InspectdImage
 import InspectdTensor
 

