@@ -22,7 +22,9 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
 
-        .target(name: "InspectdTensor", dependencies: ["COpenBLAS", "CLAPACKE"]),
+        // Crash-safe file writing, shared by checkpoints, model folders and the spool.
+        .target(name: "InspectdFiles"),
+        .target(name: "InspectdTensor", dependencies: ["COpenBLAS", "CLAPACKE", "InspectdFiles"]),
         .target(name: "InspectdModel", dependencies: ["InspectdTensor"]),
 
         // C only where C is required: libjpeg and libpng report errors by longjmp.
@@ -30,7 +32,7 @@ let package = Package(
         .target(name: "InspectdImage", dependencies: ["CInspectdCodecs"]),
 
         // Train, score, calibrate; reads images and weights from disk for the model.
-        .target(name: "InspectdDetector", dependencies: ["InspectdModel", "InspectdImage"]),
+        .target(name: "InspectdDetector", dependencies: ["InspectdModel", "InspectdImage", "InspectdFiles"]),
 
         .executableTarget(
             name: "inspectd",
@@ -43,6 +45,7 @@ let package = Package(
         // Shared test helpers: seeded test data and the finite-difference gradient check.
         .target(name: "InspectdTesting", dependencies: ["InspectdTensor"]),
 
+        .testTarget(name: "InspectdFilesTests", dependencies: ["InspectdFiles"]),
         .testTarget(name: "InspectdTensorTests", dependencies: ["InspectdTensor", "InspectdTesting"]),
         .testTarget(name: "InspectdImageTests", dependencies: ["InspectdImage", "InspectdTesting"]),
         .testTarget(name: "InspectdModelTests", dependencies: ["InspectdModel", "InspectdImage", "InspectdDetector", "InspectdTesting"],

@@ -1,4 +1,5 @@
 import Foundation
+import InspectdFiles
 
 /// Reads and writes the safetensors format: an 8-byte little-endian header length, a JSON header
 /// describing every tensor, then the raw little-endian tensor bytes.
@@ -30,11 +31,15 @@ public enum Safetensors {
     /// new checkpoint, never a partial one.
     public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to url: URL) throws {
         let (header, order) = try makeHeader(tensors, metadata: metadata, source: url.path)
-        try AtomicFile.write(to: url) { sink in
-            try header.withUnsafeBytes { try sink.write($0) }
-            for tensor in order {
-                try tensor.data.withUnsafeBytes { try sink.write($0) }
+        do {
+            try AtomicFile.write(to: url) { sink in
+                try header.withUnsafeBytes { try sink.write($0) }
+                for tensor in order {
+                    try tensor.data.withUnsafeBytes { try sink.write($0) }
+                }
             }
+        } catch let failure as AtomicFile.Failure {
+            throw CheckpointError(source: failure.path, reason: failure.reason)
         }
     }
 

@@ -12,39 +12,52 @@ private let systemWrite = Darwin.write
 /// The bytes go to a temporary file in the destination directory (a rename is only atomic within one
 /// file system), are fsynced before the rename (otherwise a crash can leave the new name pointing at
 /// unwritten blocks), and the directory is fsynced after it so the rename itself survives a power loss.
-enum AtomicFile {
+public enum AtomicFile {
+    /// A file that could not be written; names the file and the reason.
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public let path: String
+        public let reason: String
+        public var description: String { "\(path): \(reason)" }
+    }
+
     /// Sink handed to the producer; each call appends bytes to the temporary file.
-    struct Sink {
+    public struct Sink {
         fileprivate let descriptor: Int32
         fileprivate let path: String
 
-        func write(_ bytes: UnsafeRawBufferPointer) throws {
+        public func write(_ bytes: UnsafeRawBufferPointer) throws {
             var done = 0
             while done < bytes.count {
                 let n = systemWrite(descriptor, bytes.baseAddress! + done, bytes.count - done)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw CheckpointError(source: path, reason: "write failed: \(systemError())")
+                    throw Failure(path: path, reason: "write failed: \(systemError())")
                 }
                 done += n
             }
         }
     }
 
-    static func write(to url: URL, _ produce: (Sink) throws -> Void) throws {
+    /// Writes `bytes` as the whole new content of `url`.
+    public static func write(_ bytes: some ContiguousBytes, to url: URL) throws {
+        try write(to: url) { sink in try bytes.withUnsafeBytes { try sink.write($0) } }
+    }
+
+    /// Lets `produce` stream the new content of `url` into the sink.
+    public static func write(to url: URL, _ produce: (Sink) throws -> Void) throws {
         let path = url.path
         let directory = url.deletingLastPathComponent().path
         let temporary = directory + "/." + url.lastPathComponent + ".\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
 
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw CheckpointError(source: path, reason: "cannot create temporary file \(temporary): \(systemError())")
+            throw Failure(path: path, reason: "cannot create temporary file \(temporary): \(systemError())")
         }
         do {
             defer { close(descriptor) }
             try produce(Sink(descriptor: descriptor, path: path))
             guard fsync(descriptor) == 0 else {
-                throw CheckpointError(source: path, reason: "fsync failed: \(systemError())")
+                throw Failure(path: path, reason: "fsync failed: \(systemError())")
             }
         } catch {
             unlink(temporary)
@@ -53,7 +66,7 @@ enum AtomicFile {
         guard rename(temporary, path) == 0 else {
             let reason = "cannot rename \(temporary) into place: \(systemError())"
             unlink(temporary)
-            throw CheckpointError(source: path, reason: reason)
+            throw Failure(path: path, reason: reason)
         }
         // Best effort: some file systems refuse fsync on directories, and the new file is already
         // complete under its name, so failing here would report an error for a good checkpoint.
