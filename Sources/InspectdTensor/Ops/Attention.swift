@@ -9,7 +9,8 @@ import Foundation
 /// gradient. Large finite negatives (−1e9) are ordinary biases; they only vanish next to an
 /// unblocked key. `scale` defaults to 1/√d. The mask is a constant: no gradient flows into it.
 ///
-/// One (batch, head) slice at a time: its [Tq, Tk] score matrix is the only large temporary.
+/// Each worker takes whole (batch, head) slices, one at a time, with serial GEMMs: a slice's
+/// [Tq, Tk] score matrix is the only large temporary, and it stays with one core.
 /// The forward keeps log Σ exp of each score row, and the backward rebuilds the probabilities
 /// from it with one more Q·Kᵀ instead of holding every head's matrix between the passes.
 public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
@@ -21,26 +22,28 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
 
     var logSumExp = [Float](repeating: 0, count: g.batch * g.queries)
     let out = Tensor(shape: g.outputShape) { o in
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: g.queries * g.keys)
-        defer { scores.deallocate() }
         query.data.withUnsafeBufferPointer { pq in
-            key.data.withUnsafeBufferPointer { pk in
-                value.data.withUnsafeBufferPointer { pv in
-                    Tensor.withOptionalPointer(mask) { pm in
-                        logSumExp.withUnsafeMutableBufferPointer { lse in
-                            for h in 0..<g.batch {
-                                sgemm(transposeB: true, m: g.queries, n: g.keys, k: g.depth, alpha: scale,
-                                      a: pq.baseAddress! + h * g.queryStep, lda: g.depth,
-                                      b: pk.baseAddress! + h * g.keyStep, ldb: g.depth, c: scores, ldc: g.keys)
-                                AttentionKernels.softmaxRows(g, scores, pm, spans, lse.baseAddress! + h * g.queries)
-                                sgemm(m: g.queries, n: g.valueDepth, k: g.keys,
-                                      a: scores, lda: g.keys, b: pv.baseAddress! + h * g.valueStep, ldb: g.valueDepth,
-                                      c: o.baseAddress! + h * g.outputStep, ldc: g.valueDepth)
-                            }
-                        }
-                    }
+        key.data.withUnsafeBufferPointer { pk in
+        value.data.withUnsafeBufferPointer { pv in
+        Tensor.withOptionalPointer(mask) { pm in
+        logSumExp.withUnsafeMutableBufferPointer { lse in
+            Engine.parallelRanges(g.batch) { _, slices in
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: g.queries * g.keys)
+                defer { scores.deallocate() }
+                for h in slices {
+                    sgemm(transposeB: true, m: g.queries, n: g.keys, k: g.depth, alpha: scale,
+                          a: pq.baseAddress! + h * g.queryStep, lda: g.depth,
+                          b: pk.baseAddress! + h * g.keyStep, ldb: g.depth, c: scores, ldc: g.keys)
+                    AttentionKernels.softmaxRows(g, scores, pm, spans, lse.baseAddress! + h * g.queries)
+                    sgemm(m: g.queries, n: g.valueDepth, k: g.keys,
+                          a: scores, lda: g.keys, b: pv.baseAddress! + h * g.valueStep, ldb: g.valueDepth,
+                          c: o.baseAddress! + h * g.outputStep, ldc: g.valueDepth)
                 }
             }
+        }
+        }
+        }
+        }
         }
     }
     return Autograd.record(out, inputs: [query, key, value]) { gradOut in
@@ -114,8 +117,6 @@ struct AttentionGeometry {
     var keyStep: Int { keys * depth }
     var valueStep: Int { keys * valueDepth }
     var outputStep: Int { queries * valueDepth }
-    /// Rows per task: a row of a thousand keys is a few microseconds of work.
-    var rowChunk: Int { max(1, 16384 / max(1, keys)) }
 }
 
 enum AttentionKernels {
@@ -145,7 +146,7 @@ enum AttentionKernels {
     /// Scores → probabilities in place, one row per query; records log Σ exp per row.
     static func softmaxRows(_ g: AttentionGeometry, _ scores: UnsafeMutablePointer<Float>,
                             _ mask: UnsafePointer<Float>?, _ spans: [Range<Int>], _ lse: UnsafeMutablePointer<Float>) {
-        Engine.parallelFor(g.queries, minChunk: g.rowChunk) { i in
+        for i in 0..<g.queries {
             let row = scores + i * g.keys
             addMask(row, mask, spans, i, g)
             lse[i] = SoftmaxKernels.normalizeRow(row, g.keys)
@@ -162,48 +163,49 @@ enum AttentionKernels {
                          _ dv: UnsafeMutablePointer<Float>?) {
         let wantScores = dq != nil || dk != nil
         let size = g.queries * g.keys
-        let probs = UnsafeMutablePointer<Float>.allocate(capacity: size)
-        let dScores = UnsafeMutablePointer<Float>.allocate(capacity: wantScores ? size : 0)
-        defer { probs.deallocate(); dScores.deallocate() }
-
         logSumExp.withUnsafeBufferPointer { lseAll in
-            for h in 0..<g.batch {
-                let qh = q + h * g.queryStep, kh = k + h * g.keyStep, vh = v + h * g.valueStep
-                let dOh = dOut + h * g.outputStep
-                let lse = lseAll.baseAddress! + h * g.queries
+            Engine.parallelRanges(g.batch) { _, slices in
+                let probs = UnsafeMutablePointer<Float>.allocate(capacity: size)
+                let dScores = UnsafeMutablePointer<Float>.allocate(capacity: wantScores ? size : 0)
+                defer { probs.deallocate(); dScores.deallocate() }
+                for h in slices {
+                    let qh = q + h * g.queryStep, kh = k + h * g.keyStep, vh = v + h * g.valueStep
+                    let dOh = dOut + h * g.outputStep
+                    let lse = lseAll.baseAddress! + h * g.queries
 
-                sgemm(transposeB: true, m: g.queries, n: g.keys, k: g.depth, alpha: scale,
-                      a: qh, lda: g.depth, b: kh, ldb: g.depth, c: probs, ldc: g.keys)
-                Engine.parallelFor(g.queries, minChunk: g.rowChunk) { i in
-                    let row = probs + i * g.keys
-                    let shift = lse[i]
-                    guard shift > -Float.infinity else {
-                        row.update(repeating: 0, count: g.keys)
-                        return
+                    sgemm(transposeB: true, m: g.queries, n: g.keys, k: g.depth, alpha: scale,
+                          a: qh, lda: g.depth, b: kh, ldb: g.depth, c: probs, ldc: g.keys)
+                    for i in 0..<g.queries {
+                        let row = probs + i * g.keys
+                        let shift = lse[i]
+                        guard shift > -Float.infinity else {
+                            row.update(repeating: 0, count: g.keys)
+                            continue
+                        }
+                        addMask(row, mask, spans, i, g)
+                        for j in 0..<g.keys { row[j] = FastMath.exp(row[j] - shift) }
                     }
-                    addMask(row, mask, spans, i, g)
-                    for j in 0..<g.keys { row[j] = FastMath.exp(row[j] - shift) }
-                }
 
-                if let dv {
-                    sgemm(transposeA: true, m: g.keys, n: g.valueDepth, k: g.queries,
-                          a: probs, lda: g.keys, b: dOh, ldb: g.valueDepth,
-                          c: dv + h * g.valueStep, ldc: g.valueDepth)
-                }
-                guard wantScores else { continue }
-                sgemm(transposeB: true, m: g.queries, n: g.keys, k: g.valueDepth,
-                      a: dOh, lda: g.valueDepth, b: vh, ldb: g.valueDepth, c: dScores, ldc: g.keys)
-                Engine.parallelFor(g.queries, minChunk: g.rowChunk) { i in
-                    let row = dScores + i * g.keys
-                    SoftmaxKernels.backwardRow(probs + i * g.keys, row, row, g.keys)
-                }
-                if let dq {
-                    sgemm(m: g.queries, n: g.depth, k: g.keys, alpha: scale,
-                          a: dScores, lda: g.keys, b: kh, ldb: g.depth, c: dq + h * g.queryStep, ldc: g.depth)
-                }
-                if let dk {
-                    sgemm(transposeA: true, m: g.keys, n: g.depth, k: g.queries, alpha: scale,
-                          a: dScores, lda: g.keys, b: qh, ldb: g.depth, c: dk + h * g.keyStep, ldc: g.depth)
+                    if let dv {
+                        sgemm(transposeA: true, m: g.keys, n: g.valueDepth, k: g.queries,
+                              a: probs, lda: g.keys, b: dOh, ldb: g.valueDepth,
+                              c: dv + h * g.valueStep, ldc: g.valueDepth)
+                    }
+                    guard wantScores else { continue }
+                    sgemm(transposeB: true, m: g.queries, n: g.keys, k: g.valueDepth,
+                          a: dOh, lda: g.valueDepth, b: vh, ldb: g.valueDepth, c: dScores, ldc: g.keys)
+                    for i in 0..<g.queries {
+                        let row = dScores + i * g.keys
+                        SoftmaxKernels.backwardRow(probs + i * g.keys, row, row, g.keys)
+                    }
+                    if let dq {
+                        sgemm(m: g.queries, n: g.depth, k: g.keys, alpha: scale,
+                              a: dScores, lda: g.keys, b: kh, ldb: g.depth, c: dq + h * g.queryStep, ldc: g.depth)
+                    }
+                    if let dk {
+                        sgemm(transposeA: true, m: g.keys, n: g.depth, k: g.queries, alpha: scale,
+                              a: dScores, lda: g.keys, b: qh, ldb: g.depth, c: dk + h * g.keyStep, ldc: g.depth)
+                    }
                 }
             }
         }
