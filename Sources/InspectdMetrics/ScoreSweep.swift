@@ -155,8 +155,9 @@ struct RankAccumulator {
         guard positives > 0 else { return }
         // Recall only moves on groups with positives, so only those add area.
         precisionSum += Double(positives) * Double(truePositives) / Double(truePositives + falsePositives)
-        // F1 = 2TP / (2TP + FP + FN) = 2TP / (TP + FP + all positives). Strictly
-        // greater keeps the highest threshold among equal F1 values.
+        // F1 = 2TP / (2TP + FP + FN) = 2TP / (TP + FP + all positives): one
+        // correctly rounded division of exact integers, so equal F1 values come
+        // out identical and strictly greater keeps the highest threshold.
         let f1 = 2 * Double(truePositives) / Double(truePositives + falsePositives + totalPositives)
         if f1 > bestF1 {
             bestF1 = f1
