@@ -34,6 +34,9 @@ let package = Package(
         // Train, score, calibrate; reads images and weights from disk for the model.
         .target(name: "InspectdDetector", dependencies: ["InspectdModel", "InspectdImage", "InspectdFiles"]),
 
+        // Anomaly-detection metrics: numbers in, numbers out.
+        .target(name: "InspectdMetrics"),
+
         .executableTarget(
             name: "inspectd",
             dependencies: [
@@ -51,5 +54,6 @@ let package = Package(
         .testTarget(name: "InspectdModelTests", dependencies: ["InspectdModel", "InspectdImage", "InspectdDetector", "InspectdTesting"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "InspectdDetectorTests", dependencies: ["InspectdDetector", "InspectdTesting"]),
+        .testTarget(name: "InspectdMetricsTests", dependencies: ["InspectdMetrics"]),
     ]
 )
