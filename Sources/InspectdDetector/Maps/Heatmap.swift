@@ -5,7 +5,7 @@ import InspectdImage
 /// thresholded defect mask.
 ///
 /// Colours come from a 256-entry table of the published polynomial fit of Google's Turbo
-/// (dark blue, cyan, green, yellow, red, dark red): perceptually ordered like viridis but with
+/// (near black, blue, cyan, green, yellow, red, dark red): perceptually ordered like viridis but with
 /// more contrast at both ends, where "normal" and "clearly defective" sit. Scores are placed on
 /// the table by a fixed `range` (for example the calibrated normal scores up to the threshold
 /// and beyond), never by each map's own minimum and maximum, so the same colour means the same
