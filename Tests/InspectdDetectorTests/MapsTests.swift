@@ -1,0 +1,102 @@
+import Foundation
+import InspectdTensor
+import InspectdTesting
+import Testing
+@testable import InspectdDetector
+
+private func randomMap(width: Int, height: Int, seed: UInt64) -> AnomalyMap {
+    var random = TestRandom(seed: seed)
+    return AnomalyMap(width: width, height: height, values: (0..<(width * height)).map { _ in random.uniform(0, 1) })
+}
+
+/// scipy.ndimage's `reflect` border, written independently of the code under test.
+private func reflect(_ i: Int, _ size: Int) -> Int {
+    var i = i
+    while i < 0 || i >= size { i = i < 0 ? -i - 1 : 2 * size - i - 1 }
+    return i
+}
+
+/// Direct 2-D convolution with the outer product of two truncated Gaussians.
+private func naiveGaussian(_ map: AnomalyMap, sigmaX: Double, sigmaY: Double) -> [Float] {
+    func kernel(_ sigma: Double) -> [Double] {
+        let radius = Int(4 * sigma + 0.5)
+        let raw = (-radius...radius).map { (offset: Int) -> Double in
+            let distance = Double(offset)
+            return Foundation.exp(-0.5 * distance * distance / (sigma * sigma))
+        }
+        let total = raw.reduce(0, +)
+        return raw.map { $0 / total }
+    }
+    let kx = kernel(sigmaX), ky = kernel(sigmaY), rx = kx.count / 2, ry = ky.count / 2
+    var out = [Float](repeating: 0, count: map.values.count)
+    for y in 0..<map.height {
+        for x in 0..<map.width {
+            var sum = 0.0
+            for j in 0..<ky.count {
+                for i in 0..<kx.count {
+                    sum += ky[j] * kx[i] * Double(map.values[reflect(y + j - ry, map.height) * map.width + reflect(x + i - rx, map.width)])
+                }
+            }
+            out[y * map.width + x] = Float(sum)
+        }
+    }
+    return out
+}
+
+private func largestDifference(_ a: [Float], _ b: [Float]) -> Float {
+    zip(a, b).map { abs($0 - $1) }.max()!
+}
+
+@Suite struct MapsTests {
+    @Test func distanceIsTheChannelMeanOfSquaredDifferences() {
+        var random = TestRandom(seed: 1)
+        let a = random.tensor([2, 3, 4, 5]), b = random.tensor([2, 3, 4, 5])
+        let maps = AnomalyMap.distance(a, b)
+        #expect(maps.shape == [2, 4, 5])
+        for n in 0..<2 {
+            for p in 0..<20 {
+                let expected = (0..<3).map { c -> Float in
+                    let d = a.data[(n * 3 + c) * 20 + p] - b.data[(n * 3 + c) * 20 + p]
+                    return d * d
+                }.reduce(0, +) / 3
+                #expect(abs(maps.data[n * 20 + p] - expected) < 1e-6)
+            }
+        }
+        let second = AnomalyMap(maps, index: 1)
+        #expect(second.width == 5 && second.height == 4 && second.values == Array(maps.data[20..<40]))
+    }
+
+    @Test func gaussianSmoothingMatchesADirectConvolution() {
+        let map = randomMap(width: 23, height: 17, seed: 2)
+        #expect(largestDifference(map.smoothed(sigma: 2).values, naiveGaussian(map, sigmaX: 2, sigmaY: 2)) < 1e-5)
+        #expect(largestDifference(map.smoothed(sigmaX: 1.5, sigmaY: 3).values, naiveGaussian(map, sigmaX: 1.5, sigmaY: 3)) < 1e-5)
+        // A kernel wider than the map folds over the borders more than once.
+        let small = randomMap(width: 7, height: 5, seed: 3)
+        #expect(largestDifference(small.smoothed(sigma: 4).values, naiveGaussian(small, sigmaX: 4, sigmaY: 4)) < 1e-5)
+        #expect(map.smoothed(sigma: 0) == map)
+    }
+
+    @Test func bilinearResizeMatchesTheTensorOpAndKeepsConstants() {
+        let map = randomMap(width: 32, height: 24, seed: 4)
+        for (width, height) in [(256, 256), (90, 47), (16, 12)] {
+            let reference = resizeBilinear(Tensor(shape: [1, 1, 24, 32], data: map.values), height: height, width: width)
+            #expect(largestDifference(map.resized(width: width, height: height).values, reference.data) < 1e-5)
+        }
+        let constant = AnomalyMap(width: 32, height: 32, values: [Float](repeating: 0.37, count: 1024))
+        for map in [constant.resized(width: 256, height: 256), constant.resized(width: 900, height: 600),
+                    constant.smoothedMap(side: 256)] {
+            #expect(map.values.allSatisfy { abs($0 - 0.37) < 1e-6 })
+        }
+    }
+
+    @Test func scoreIsTheMaximumOfTheSmoothedMap() {
+        var values = [Float](repeating: 0, count: 32 * 32)
+        values[10 * 32 + 20] = 5
+        let map = AnomalyMap(width: 32, height: 32, values: values).smoothedMap(side: 256)
+        #expect(map.width == 256 && map.height == 256)
+        #expect(map.maximum == map.values.max()! && map.maximum > 0 && map.maximum < 5)
+        let peak = map.values.firstIndex(of: map.maximum)!
+        // The spike sits at latent cell (20, 10): pixels 160..<168 and 80..<88 at 256.
+        #expect((159...168).contains(peak % 256) && (79...88).contains(peak / 256))
+    }
+}
