@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "InspectdImageTests", dependencies: ["InspectdImage", "InspectdTesting"]),
         .testTarget(name: "InspectdModelTests", dependencies: ["InspectdModel", "InspectdImage", "InspectdDetector", "InspectdTesting"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "InspectdDetectorTests", dependencies: ["InspectdDetector", "InspectdTesting"]),
+        .testTarget(name: "InspectdDetectorTests", dependencies: ["InspectdDetector", "InspectdFiles", "InspectdTesting"]),
         .testTarget(name: "InspectdMetricsTests", dependencies: ["InspectdMetrics"]),
     ]
 )

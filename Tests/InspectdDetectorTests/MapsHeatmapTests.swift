@@ -1,4 +1,5 @@
 import Foundation
+import InspectdFiles
 import InspectdImage
 import InspectdTesting
 import Testing
@@ -52,7 +53,7 @@ import Testing
         try Heatmap.write(second, to: target)
         #expect(try Image(contentsOfFile: target.path) == second)
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["frame.png"])
-        #expect(throws: HeatmapWriteError.self) {
+        #expect(throws: AtomicFile.Failure.self) {
             try Heatmap.write(first, to: folder.appendingPathComponent("missing/frame.png"))
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import InspectdFiles
 import InspectdImage
 
 /// Pictures of anomaly maps for operators: a colour map, the colour map over the frame, and the
@@ -97,7 +98,7 @@ public struct Heatmap: Sendable {
     /// the bytes go to a temporary file in the same folder, which is then renamed over `url`.
     /// No fsync: a heatmap lost to a power cut is redrawn, and the daemon must not stall on disk.
     public static func write(_ image: Image, to url: URL, compressionLevel: Int = defaultCompressionLevel) throws {
-        try writeReplacing(url, bytes: try png(image, compressionLevel: compressionLevel))
+        try AtomicFile.write(try png(image, compressionLevel: compressionLevel), to: url)
     }
 
     /// Offset and scale that put `range` onto palette indices 0...255.
@@ -110,41 +111,5 @@ public struct Heatmap: Sendable {
         // NaN (a broken map) lands on the low end rather than trapping the conversion.
         let position = (value - offset) * scale + 0.5
         return position >= 255 ? 255 : (position > 0 ? Int(position) : 0)
-    }
-}
-
-/// Why a picture could not be written, naming the file.
-public struct HeatmapWriteError: Error, Sendable, CustomStringConvertible {
-    public let path: String
-    public let reason: String
-    public var description: String { "\(path): \(reason)" }
-}
-
-private func writeReplacing(_ url: URL, bytes: [UInt8]) throws {
-    let path = url.path
-    let temporary = url.deletingLastPathComponent().path + "/." + url.lastPathComponent
-        + ".\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
-    func failure(_ what: String) -> HeatmapWriteError {
-        HeatmapWriteError(path: path, reason: "\(what): \(String(cString: strerror(errno)))")
-    }
-    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-    guard descriptor >= 0 else { throw failure("cannot create \(temporary)") }
-    var written = 0
-    while written < bytes.count {
-        let n = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + written, bytes.count - written) }
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else {
-            let error = failure("write failed")
-            close(descriptor)
-            unlink(temporary)
-            throw error
-        }
-        written += n
-    }
-    close(descriptor)
-    guard rename(temporary, path) == 0 else {
-        let error = failure("cannot rename \(temporary) into place")
-        unlink(temporary)
-        throw error
     }
 }
