@@ -32,8 +32,9 @@ import Testing
 
     @Test func parameterCounts() {
         let standard = CDADNetwork(config: .standard, seed: 0)
-        #expect(standard.amn.parameterCount == 844_920)
+        #expect(standard.amn.parameterCount == 581_752)
         #expect(standard.unet.parameterCount == 5_747_192)
+        #expect(standard.parameterCount == 6_328_944)
         let quick = CDADNetwork(config: .quick, seed: 0)
         #expect(quick.parameterCount == 788_144)
     }

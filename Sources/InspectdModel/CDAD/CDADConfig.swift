@@ -46,7 +46,7 @@ public struct CDADConfig: Codable, Sendable, Equatable {
     public var amnLossWeight: Float
 
     public init(latentChannels: Int = 152,
-                amnWidth: Int = 128, amnLayers: Int = 4, amnHeads: Int = 4, amnFFN: Int = 512,
+                amnWidth: Int = 128, amnLayers: Int = 4, amnHeads: Int = 2, amnFFN: Int = 256,
                 neighbourWindow: Int = 7,
                 unetWidths: [Int] = [96, 192, 192], unetResBlocks: Int = 1, unetMidBlocks: Int = 0,
                 timeEmbedding: Int = 384, groupNormGroups: Int = 32,
