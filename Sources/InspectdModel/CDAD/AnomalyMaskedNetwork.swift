@@ -144,7 +144,7 @@ struct AttentionGrid {
 }
 
 /// Builds each grid's constants on first use. Locked: scoring may run frames concurrently.
-private final class GridCache: @unchecked Sendable {
+private final class GridCache {
     private let lock = NSLock()
     private var grids: [[Int]: AttentionGrid] = [:]
 
