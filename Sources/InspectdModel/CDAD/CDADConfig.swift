@@ -1,0 +1,119 @@
+/// What the denoising U-Net is trained to predict (see `NoiseSchedule.target`).
+public enum DiffusionPrediction: String, Codable, Sendable, CaseIterable {
+    /// The noise ε that was added (DDPM, Stable Diffusion).
+    case epsilon
+    /// The clean latent itself.
+    case x0
+    /// v = √ᾱ·ε − √(1−ᾱ)·x0 (Salimans & Ho, progressive distillation).
+    case v
+}
+
+/// Every size of the CDAD networks and of their diffusion process, so a checkpoint can say what it
+/// was trained with.
+public struct CDADConfig: Codable, Sendable, Equatable {
+    /// Channels of the latent: EfficientNet-Lite0 stride 8 (40) + stride 16 (112).
+    public var latentChannels: Int
+
+    // Anomaly-masked network.
+    /// Token width D.
+    public var amnWidth: Int
+    public var amnLayers: Int
+    public var amnHeads: Int
+    /// Hidden width of each encoder layer's feed-forward block.
+    public var amnFFN: Int
+    /// Side of the square neighbourhood a token may not attend to (odd, the token included).
+    public var neighbourWindow: Int
+
+    // Denoising U-Net.
+    /// Channels per resolution level, from full resolution down; each further level halves H and W.
+    public var unetWidths: [Int]
+    /// Residual blocks per level on each of the down and up paths.
+    public var unetResBlocks: Int
+    /// Residual blocks at the lowest resolution, between the two paths.
+    public var unetMidBlocks: Int
+    /// Width E of the timestep embedding after its MLP.
+    public var timeEmbedding: Int
+    /// Group-norm groups; must divide every width the U-Net normalises (checked by `validate`).
+    public var groupNormGroups: Int
+
+    // Diffusion.
+    public var prediction: DiffusionPrediction
+    public var timesteps: Int
+    public var betaStart: Double
+    public var betaEnd: Double
+
+    /// Weight of the AMN reconstruction loss in the total (the diffusion loss has weight 1).
+    public var amnLossWeight: Float
+
+    public init(latentChannels: Int = 152,
+                amnWidth: Int = 128, amnLayers: Int = 4, amnHeads: Int = 2, amnFFN: Int = 256,
+                neighbourWindow: Int = 7,
+                unetWidths: [Int] = [96, 192, 192], unetResBlocks: Int = 1, unetMidBlocks: Int = 0,
+                timeEmbedding: Int = 384, groupNormGroups: Int = 32,
+                prediction: DiffusionPrediction = .epsilon, timesteps: Int = 1000,
+                betaStart: Double = 0.000_85, betaEnd: Double = 0.012, amnLossWeight: Float = 1) {
+        self.latentChannels = latentChannels
+        self.amnWidth = amnWidth
+        self.amnLayers = amnLayers
+        self.amnHeads = amnHeads
+        self.amnFFN = amnFFN
+        self.neighbourWindow = neighbourWindow
+        self.unetWidths = unetWidths
+        self.unetResBlocks = unetResBlocks
+        self.unetMidBlocks = unetMidBlocks
+        self.timeEmbedding = timeEmbedding
+        self.groupNormGroups = groupNormGroups
+        self.prediction = prediction
+        self.timesteps = timesteps
+        self.betaStart = betaStart
+        self.betaEnd = betaEnd
+        self.amnLossWeight = amnLossWeight
+    }
+
+    /// The production model on a 152x32x32 latent: 6.33 M parameters (AMN 0.58 M, U-Net 5.75 M).
+    /// Two heads and an FFN of 256 because attention and the FFN dominate the AMN's step time
+    /// (CDADBenchmarkTests: 4 heads cost 1.4-1.7x the attention time of 1 or 2); no mid blocks
+    /// because the U-Net with one residual block per level is already above the prototype's size.
+    public static let standard = CDADConfig()
+
+    /// A small model for tests and CI: same structure, a fraction of the width.
+    public static let quick = CDADConfig(amnWidth: 64, amnLayers: 2, amnHeads: 2, amnFFN: 128,
+                                         unetWidths: [32, 64, 64], timeEmbedding: 128, groupNormGroups: 16)
+
+    /// The channel counts the U-Net's group norms see: every level width, and every concatenation
+    /// of an up-path input with its skip. Mirrors the construction in `DenoisingUNet`.
+    var unetNormalisedWidths: [Int] {
+        var widths = Set(unetWidths)
+        var channels = unetWidths[0], skips: [Int] = []
+        for width in unetWidths {
+            for _ in 0..<unetResBlocks {
+                widths.insert(channels)
+                channels = width
+                skips.append(channels)
+            }
+        }
+        for width in unetWidths.reversed() {
+            for _ in 0..<unetResBlocks {
+                widths.insert(channels + skips.removeLast())
+                channels = width
+            }
+        }
+        return widths.sorted()
+    }
+
+    /// Stops with a message when the sizes cannot build a network.
+    public func validate() {
+        precondition(latentChannels > 0 && amnWidth > 0 && amnFFN > 0 && amnLayers >= 0, "CDADConfig: empty AMN")
+        precondition(amnHeads >= 1 && amnWidth % amnHeads == 0, "CDADConfig: \(amnHeads) heads do not split width \(amnWidth)")
+        // The sine encoding gives half the channels to y and half to x, each as sin/cos pairs.
+        precondition(amnWidth % 4 == 0, "CDADConfig: the 2-D sine encoding needs amnWidth divisible by 4, got \(amnWidth)")
+        precondition(neighbourWindow >= 1 && neighbourWindow % 2 == 1, "CDADConfig: neighbourWindow must be odd")
+        precondition(!unetWidths.isEmpty && unetWidths.allSatisfy { $0 > 0 }, "CDADConfig: bad unetWidths \(unetWidths)")
+        precondition(unetWidths[0] % 2 == 0, "CDADConfig: the timestep embedding needs an even unetWidths[0]")
+        precondition(unetResBlocks >= 1 && unetMidBlocks >= 0 && timeEmbedding > 0, "CDADConfig: bad U-Net depth")
+        for width in unetNormalisedWidths {
+            precondition(width % groupNormGroups == 0, "CDADConfig: \(groupNormGroups) groups do not divide \(width) channels")
+        }
+        precondition(timesteps >= 2 && betaStart > 0 && betaEnd < 1 && betaStart <= betaEnd, "CDADConfig: bad noise schedule")
+    }
+}
