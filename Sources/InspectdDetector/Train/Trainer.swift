@@ -1,0 +1,213 @@
+import Foundation
+import InspectdFiles
+import InspectdImage
+import InspectdModel
+import InspectdTensor
+
+/// Trains the one shared model on normal images of one or more products, calibrates each
+/// product on its held-out images, and writes the model folder.
+///
+/// A run can be interrupted and resumed: every `checkpointInterval` steps the network and the
+/// optimiser state go to `training-state.safetensors` in the model folder, and a new run with the
+/// same products picks up from there. Each step draws its randomness from (seed, step), so a
+/// resumed run takes the same steps as an uninterrupted one.
+public final class Trainer {
+    public struct ProductSource: Sendable {
+        public let name: String
+        public let folder: String
+        public init(name: String, folder: String) {
+            self.name = name
+            self.folder = folder
+        }
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    static let stateName = "training-state.safetensors"
+
+    let folder: ModelFolder
+    let extractor: (Int) -> LatentExtractor
+    let backboneRecord: BackboneRecord
+    /// Where progress and warnings go (stderr in the CLI).
+    let log: (String) -> Void
+
+    public init(folder: ModelFolder, backbone: EfficientNetLite0, backboneRecord: BackboneRecord,
+                log: @escaping (String) -> Void) {
+        self.folder = folder
+        extractor = { LatentExtractor(backbone: backbone, resolution: $0) }
+        self.backboneRecord = backboneRecord
+        self.log = log
+    }
+
+    /// Learns `products` (together) and returns the manifest written. `steps` overrides the profile.
+    @discardableResult
+    public func train(products: [ProductSource], profile: TrainingProfile, steps: Int? = nil) throws -> ModelManifest {
+        guard !products.isEmpty else { throw Failure(description: "no products to train on") }
+        let started = Date()
+
+        // The model: existing weights and statistics, or new ones from the profile.
+        let existing = folder.exists ? try folder.load() : nil
+        if let existing, existing.manifest.backbone.sha256 != backboneRecord.sha256 {
+            throw Failure(description: "\(folder.manifestURL.path): the model was trained on backbone \(existing.manifest.backbone.sha256.prefix(12)), "
+                          + "this machine has \(backboneRecord.sha256.prefix(12)); its latent would not match")
+        }
+        var manifest = existing?.manifest
+            ?? ModelManifest(network: profile.network, resolution: profile.resolution, scoring: profile.scoring, backbone: backboneRecord)
+        let network = existing?.network ?? CDADNetwork(config: profile.network, seed: profile.training.seed)
+        for p in network.namedParameters { p.tensor.requiresGrad = true }
+        let extractor = self.extractor(manifest.resolution)
+        var settings = profile.training
+        if let steps { settings.steps = steps }
+
+        // Data: model-size images per product, clean latents cached once.
+        let sets = try products.map { try ProductImages(product: $0.name, folder: $0.folder, holdoutFraction: settings.holdoutFraction) }
+        let images = try sets.map { set in try loadModelImages(set.training, product: set.product, extractor: extractor) }
+        log("training on " + zip(sets, images).map { "\($0.product) (\($1.count) images, \($0.holdout.count) held out)" }.joined(separator: ", "))
+        var rawLatents: [[Tensor]] = images.map { productImages in
+            stride(from: 0, to: productImages.count, by: 8).flatMap { start in
+                let batch = extractor.latents(of: Array(productImages[start..<min(start + 8, productImages.count)]))
+                return (0..<batch.shape[0]).map { slice(batch, axis: 0, range: $0..<($0 + 1)) }
+            }
+        }
+        let statistics = existing?.statistics ?? {
+            // Fixed by the first training and never refitted: later products share the latent space.
+            var accumulator = LatentStatistics.Accumulator(channels: LatentExtractor.channels)
+            for latent in rawLatents.joined() { accumulator.add(latent) }
+            return accumulator.statistics
+        }()
+        let clean = rawLatents.map { $0.map(statistics.apply) }
+        rawLatents = []
+
+        // Resume where an interrupted run with the same products stopped.
+        let optimiser = AdamW(network.namedParameters, learningRate: settings.learningRate, weightDecay: settings.weightDecay)
+        let runKey = sets.map(\.product).sorted().joined(separator: ",")
+        let firstStep = try resumeIfPossible(network: network, optimiser: optimiser, runKey: runKey, totalSteps: settings.steps)
+        if firstStep > 0 { log("resuming at step \(firstStep) of \(settings.steps)") }
+
+        var progress = ProgressLine(totalSteps: settings.steps, startStep: firstStep)
+        let perturbation = PatchPerturbation()
+        let clip = GradientNormClip(maxNorm: 1)
+        var step = firstStep
+        while step < settings.steps {
+            var rng = SeededGenerator(seed: settings.seed &* 0x9E37_79B9 &+ UInt64(step))
+            var cleanBatch: [Tensor] = [], perturbedBatch: [Tensor?] = [], toPerturb: [Image] = []
+            for _ in 0..<settings.batchSize {
+                let p = Int(rng.next() % UInt64(sets.count))
+                let i = Int(rng.next() % UInt64(images[p].count))
+                cleanBatch.append(clean[p][i])
+                let result = perturbation.apply(to: images[p][i], donors: images[p], using: &rng)
+                if result.isPerturbed {
+                    toPerturb.append(result.image)
+                    perturbedBatch.append(nil)
+                } else {
+                    perturbedBatch.append(clean[p][i])
+                }
+            }
+            var fresh: [Tensor] = []
+            if !toPerturb.isEmpty {
+                let latents = statistics.apply(to: extractor.latents(of: toPerturb))
+                fresh = (0..<latents.shape[0]).map { slice(latents, axis: 0, range: $0..<($0 + 1)) }
+            }
+            let perturbed = perturbedBatch.map { $0 ?? fresh.removeFirst() }
+            let cleanTensor = concat(cleanBatch, axis: 0)
+            let timesteps = (0..<settings.batchSize).map { _ in Int(rng.next() % UInt64(network.config.timesteps)) }
+            let noise = Tensor(shape: cleanTensor.shape) { out in for i in 0..<out.count { out[i] = rng.nextNormal() } }
+
+            optimiser.learningRate = Self.learningRate(step: step, of: settings.steps, peak: settings.learningRate)
+            optimiser.zeroGrad()
+            let losses = network.trainingLosses(clean: cleanTensor, perturbed: concat(perturbed, axis: 0),
+                                                timesteps: timesteps, noise: noise)
+            losses.total.backward()
+            optimiser.step(hooks: [clip])
+            step += 1
+
+            progress.report(step: step, loss: losses.total.item,
+                            extra: String(format: "diffusion %.4f  amn %.4f", losses.diffusion.item, losses.amn.item),
+                            force: step == settings.steps)
+            if step % settings.checkpointInterval == 0 && step < settings.steps {
+                try saveState(network: network, optimiser: optimiser, step: step, runKey: runKey, totalSteps: settings.steps)
+            }
+        }
+        for p in network.namedParameters { p.tensor.requiresGrad = false; p.tensor.grad = nil }
+
+        // Calibration on held-out normal images, with the scoring the model will use.
+        let detector = Detector(manifest: manifest, network: network, statistics: statistics, extractor: extractor)
+        let now = ISO8601DateFormatter().string(from: Date())
+        for (index, set) in sets.enumerated() {
+            let heldOut = try loadModelImages(set.holdout, product: set.product, extractor: extractor)
+            let calibrationImages = heldOut.isEmpty ? images[index] : heldOut
+            let scores = stride(from: 0, to: calibrationImages.count, by: 8).flatMap { start in
+                detector.analyse(Array(calibrationImages[start..<min(start + 8, calibrationImages.count)]))
+                    .map { $0.scores[manifest.scoring.source]! }
+            }
+            var calibration = Calibration(heldOutNormalScores: scores)
+            if heldOut.isEmpty {
+                calibration.method += " (no held-out images: fewer than \(ProductImages.minimumImagesForHoldout) in the folder, so training images)"
+            }
+            manifest.products[set.product] = ProductRecord(source: set.folder, trainingImages: images[index].count,
+                                                           heldOutImages: heldOut.count, calibration: calibration, added: now)
+            log("\(set.product): threshold \(calibration.threshold) from \(calibration.images) images")
+        }
+
+        let seconds = Date().timeIntervalSince(started)
+        manifest.training.steps += settings.steps - firstStep
+        manifest.training.seconds += seconds
+        manifest.training.runs.append(.init(products: sets.map(\.product), steps: settings.steps, seconds: seconds,
+                                            profile: profile.name, finished: now))
+        try folder.save(manifest: manifest, network: network, statistics: statistics)
+        try? FileManager.default.removeItem(at: stateURL)
+        return manifest
+    }
+
+    /// Linear warm-up over the first 5% of steps, then cosine decay to a tenth of the peak.
+    static func learningRate(step: Int, of total: Int, peak: Float) -> Float {
+        let warmup = max(1, total / 20)
+        if step < warmup { return peak * Float(step + 1) / Float(warmup) }
+        let progress = Float(step - warmup) / Float(max(1, total - warmup))
+        return peak * (0.1 + 0.9 * 0.5 * (1 + cos(.pi * progress)))
+    }
+
+    /// Decodes and resizes images for training; an undecodable file is reported and skipped.
+    func loadModelImages(_ paths: [String], product: String, extractor: LatentExtractor) throws -> [Image] {
+        var images: [Image] = []
+        for path in paths {
+            do {
+                images.append(extractor.modelImage(try Image(contentsOfFile: path)))
+            } catch {
+                log("warning: \(product): skipping \(error)")
+            }
+        }
+        return images
+    }
+
+    var stateURL: URL { folder.url.appendingPathComponent(Self.stateName) }
+
+    func saveState(network: CDADNetwork, optimiser: AdamW, step: Int, runKey: String, totalSteps: Int) throws {
+        try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
+        var tensors = network.parameterDictionary
+        let state = optimiser.state()
+        for (name, tensor) in state.tensors { tensors["optimizer." + name] = tensor }
+        try Safetensors.write(tensors, metadata: ["step": "\(step)", "products": runKey, "total_steps": "\(totalSteps)",
+                                                  "optimizer_step": "\(state.step)"], to: stateURL)
+    }
+
+    func resumeIfPossible(network: CDADNetwork, optimiser: AdamW, runKey: String, totalSteps: Int) throws -> Int {
+        guard FileManager.default.fileExists(atPath: stateURL.path) else { return 0 }
+        let (tensors, metadata) = try Safetensors.read(from: stateURL)
+        guard metadata["products"] == runKey, let step = metadata["step"].flatMap(Int.init), step < totalSteps,
+              let optimizerStep = metadata["optimizer_step"].flatMap(Int.init) else {
+            log("ignoring \(stateURL.path): it belongs to another training run")
+            return 0
+        }
+        let problems = network.load(tensors)
+        guard problems.isEmpty else {
+            throw Failure(description: "\(stateURL.path): does not fit the network (\(problems.prefix(3).joined(separator: "; "))); delete it to start over")
+        }
+        var moments: [String: Tensor] = [:]
+        for (name, tensor) in tensors where name.hasPrefix("optimizer.") { moments[String(name.dropFirst(10))] = tensor }
+        optimiser.restore(step: optimizerStep, tensors: moments)
+        return step
+    }
+}

@@ -1,0 +1,30 @@
+import InspectdModel
+
+/// A named bundle of network size, training length and scoring settings.
+public struct TrainingProfile: Sendable {
+    public let name: String
+    public let network: CDADConfig
+    public let training: TrainingSettings
+    public let scoring: ScoringSettings
+    public let resolution: Int
+
+    /// Small and short: a usable model of one product in a few minutes (tests, CI, the README).
+    public static let quick = TrainingProfile(
+        name: "quick", network: .quick,
+        training: TrainingSettings(steps: 300, batchSize: 8, learningRate: 1e-3, weightDecay: 0.01,
+                                   holdoutFraction: 0.1, checkpointInterval: 100, seed: 1),
+        scoring: ScoringSettings(source: .combined, noiseLevel: 50, ddimSteps: 3, smoothingSigma: 4),
+        resolution: 256)
+
+    /// The prototype's size and budget (§3 of docs/cdad-method.md).
+    public static let standard = TrainingProfile(
+        name: "standard", network: .standard,
+        training: TrainingSettings(steps: 2000, batchSize: 8, learningRate: 2e-4, weightDecay: 0.01,
+                                   holdoutFraction: 0.1, checkpointInterval: 100, seed: 1),
+        scoring: ScoringSettings(source: .combined, noiseLevel: 50, ddimSteps: 3, smoothingSigma: 4),
+        resolution: 256)
+
+    public static let all = [quick, standard]
+
+    public static func named(_ name: String) -> TrainingProfile? { all.first { $0.name == name } }
+}

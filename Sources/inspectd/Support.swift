@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import InspectdDetector
+import InspectdFiles
+import InspectdModel
+import InspectdTensor
+
+/// Options every model command shares.
+struct EngineOptions: ParsableArguments {
+    @Option(help: "Threads for the engine (default: the machine's cores).")
+    var threads: Int?
+
+    func apply() {
+        if let threads { Engine.setThreads(threads) }
+    }
+}
+
+/// Prints to stderr: progress and warnings, so that stdout stays machine-readable.
+func note(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// The backbone and a record of which file it came from.
+func loadBackbone() throws -> (EfficientNetLite0, BackboneRecord) {
+    let backbone = try BackboneLocator.load()
+    let path = BackboneLocator.find()!
+    let record = BackboneRecord(file: URL(fileURLWithPath: path).lastPathComponent,
+                                sha256: try SHA256.hex(ofFile: URL(fileURLWithPath: path)))
+    return (backbone, record)
+}
+
+/// Prints one JSON object as a line on stdout.
+func printJSONLine(_ object: [String: Any]) {
+    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+    print(String(decoding: data, as: UTF8.self))
+}
+
+func milliseconds(since start: DispatchTime) -> Double {
+    rounded(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6, digits: 2)
+}
