@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "InspectdImage", dependencies: ["CInspectdCodecs"]),
 
         // Train, score, calibrate; reads images and weights from disk for the model.
-        .target(name: "InspectdDetector", dependencies: ["InspectdModel", "InspectdImage", "InspectdFiles"]),
+        .target(name: "InspectdDetector", dependencies: ["InspectdModel", "InspectdImage", "InspectdFiles", "InspectdMetrics"]),
 
         // Anomaly-detection metrics: numbers in, numbers out.
         .target(name: "InspectdMetrics"),
