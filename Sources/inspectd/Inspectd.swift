@@ -5,6 +5,6 @@ struct Inspectd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspectd",
         abstract: "Edge inspection daemon: scores camera frames with a continual diffusion anomaly detector.",
-        subcommands: [Train.self, Score.self, Eval.self, BenchEngine.self]
+        subcommands: [Train.self, Score.self, Eval.self, Bench.self, BenchEngine.self]
     )
 }

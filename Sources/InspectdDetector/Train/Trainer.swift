@@ -32,6 +32,8 @@ public final class Trainer {
     let backboneRecord: BackboneRecord
     /// Where progress and warnings go (stderr in the CLI).
     let log: (String) -> Void
+    /// Wall time of each optimisation step of the last run, for benchmarks.
+    public private(set) var stepSeconds: [Double] = []
 
     public init(folder: ModelFolder, backbone: EfficientNetLite0, backboneRecord: BackboneRecord,
                 log: @escaping (String) -> Void) {
@@ -90,7 +92,9 @@ public final class Trainer {
         let perturbation = PatchPerturbation()
         let clip = GradientNormClip(maxNorm: 1)
         var step = firstStep
+        stepSeconds = []
         while step < settings.steps {
+            let stepStart = DispatchTime.now().uptimeNanoseconds
             var rng = SeededGenerator(seed: settings.seed &* 0x9E37_79B9 &+ UInt64(step))
             var cleanBatch: [Tensor] = [], perturbedBatch: [Tensor?] = [], toPerturb: [Image] = []
             for _ in 0..<settings.batchSize {
@@ -122,6 +126,7 @@ public final class Trainer {
             losses.total.backward()
             optimiser.step(hooks: [clip])
             step += 1
+            stepSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9)
 
             progress.report(step: step, loss: losses.total.item,
                             extra: String(format: "diffusion %.4f  amn %.4f", losses.diffusion.item, losses.amn.item),

@@ -8,6 +8,14 @@ public struct TrainingProfile: Sendable {
     public let scoring: ScoringSettings
     public let resolution: Int
 
+    public init(name: String, network: CDADConfig, training: TrainingSettings, scoring: ScoringSettings, resolution: Int) {
+        self.name = name
+        self.network = network
+        self.training = training
+        self.scoring = scoring
+        self.resolution = resolution
+    }
+
     /// Small and short: a usable model of one product in a few minutes (tests, CI, the README).
     public static let quick = TrainingProfile(
         name: "quick", network: .quick,

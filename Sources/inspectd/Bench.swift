@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import InspectdDetector
+import InspectdImage
+import InspectdModel
+import InspectdTensor
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time scoring (and with --train, training steps) of a model on a folder of images.")
+
+    @Option(help: "The model folder.")
+    var model: String
+
+    @Option(help: "Folder of frames to score.")
+    var images: String
+
+    @Option(help: "Frames per batch.")
+    var batch: Int = 8
+
+    @Option(help: "Timed rounds over the images, after one warm-up round.")
+    var rounds: Int = 3
+
+    @Option(help: "DDIM steps (default: the model's).")
+    var ddimSteps: Int?
+
+    @Option(help: "Most images to use from the folder.")
+    var limit: Int = 32
+
+    @Flag(help: "Also time training steps (on a copy of the model's configuration, in a temporary folder).")
+    var train = false
+
+    @Option(help: "Training steps to time with --train (after two warm-up steps).")
+    var trainSteps: Int = 6
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    @OptionGroup var engine: EngineOptions
+
+    func run() throws {
+        engine.apply()
+        let (backbone, record) = try loadBackbone()
+        let detector = try Detector(folder: ModelFolder(URL(fileURLWithPath: model)), backbone: backbone)
+        let set = try ProductImages(product: "bench", folder: images, holdoutFraction: 0)
+        let frames = try set.all.prefix(limit).map { try Image(contentsOfFile: $0) }
+        var settings = detector.manifest.scoring
+        if let ddimSteps { settings.ddimSteps = ddimSteps }
+
+        func scoreAll() -> [Double] {
+            stride(from: 0, to: frames.count, by: batch).map { start in
+                let chunk = Array(frames[start..<min(start + batch, frames.count)])
+                let t0 = DispatchTime.now()
+                _ = detector.analyse(chunk, settings: settings)
+                return milliseconds(since: t0) / Double(chunk.count)
+            }
+        }
+        _ = scoreAll()
+        var perFrame: [Double] = []
+        let t0 = DispatchTime.now()
+        for _ in 0..<rounds { perFrame += scoreAll() }
+        let seconds = milliseconds(since: t0) / 1000
+        perFrame.sort()
+
+        var report: [String: Any] = [
+            "precision": "fp32", "threads": Engine.threads, "batch": batch, "images": frames.count, "rounds": rounds,
+            "ddim_steps": settings.ddimSteps, "noise_level": settings.noiseLevel, "source": settings.source.rawValue,
+            "score_ms_p50": rounded(percentile(perFrame, 0.5), digits: 2),
+            "score_ms_p95": rounded(percentile(perFrame, 0.95), digits: 2),
+            "frames_per_s": rounded(Double(frames.count * rounds) / seconds, digits: 2),
+        ]
+        if train {
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("inspectd-bench-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            let trainer = Trainer(folder: ModelFolder(scratch), backbone: backbone, backboneRecord: record, log: { _ in })
+            let profile = TrainingProfile(name: "bench", network: detector.manifest.network,
+                                          training: TrainingSettings(steps: trainSteps + 2, batchSize: 8, learningRate: 1e-4,
+                                                                     weightDecay: 0.01, holdoutFraction: 0,
+                                                                     checkpointInterval: Int.max, seed: 1),
+                                          scoring: settings, resolution: detector.manifest.resolution)
+            try trainer.train(products: [.init(name: "bench", folder: images)], profile: profile)
+            let timed = Array(trainer.stepSeconds.dropFirst(2)).sorted()
+            report["train_step_s"] = rounded(percentile(timed, 0.5), digits: 3)
+            report["train_steps_per_s"] = rounded(1 / percentile(timed, 0.5), digits: 3)
+            report["train_parameters"] = CDADNetwork(config: detector.manifest.network, seed: 0).parameterCount
+        }
+        if json {
+            printJSONLine(report)
+        } else {
+            for (key, value) in report.sorted(by: { $0.key < $1.key }) { print("\(key): \(value)") }
+        }
+    }
+
+    func percentile(_ sorted: [Double], _ q: Double) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * q).rounded()))]
+    }
+}
