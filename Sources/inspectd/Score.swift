@@ -52,6 +52,7 @@ struct Score: ParsableCommand {
                 printJSONLine(["file": path, "product": productName, "verdict": "ERROR", "error": "\(error)"])
                 continue
             }
+            let decodeMs = milliseconds(since: start)
             let decoded = DispatchTime.now()
             let analysis = detector.analyse([frame])[0]
             let source = detector.manifest.scoring.source
@@ -62,7 +63,7 @@ struct Score: ParsableCommand {
                 "threshold": Double(calibration.threshold),
                 "verdict": calibration.isAnomalous(raw) ? "NG" : "OK",
             ]
-            let scored = DispatchTime.now()
+            let scoreMs = milliseconds(since: decoded)
             if let heatmaps {
                 do {
                     record["heatmaps"] = try writePictures(analysis.maps[source]!, frame: frame, path: path,
@@ -72,9 +73,7 @@ struct Score: ParsableCommand {
                     record["error"] = "\(error)"
                 }
             }
-            record["timing_ms"] = ["decode": milliseconds(since: start) - milliseconds(since: decoded),
-                                   "score": milliseconds(since: decoded) - milliseconds(since: scored),
-                                   "total": milliseconds(since: start)]
+            record["timing_ms"] = ["decode": decodeMs, "score": scoreMs, "total": milliseconds(since: start)]
             printJSONLine(record)
         }
         if failures > 0 { throw ExitCode(1) }

@@ -45,6 +45,25 @@ public struct CDADConfig: Codable, Sendable, Equatable {
     /// Weight of the AMN reconstruction loss in the total (the diffusion loss has weight 1).
     public var amnLossWeight: Float
 
+    // Model manifests are read by scripts: snake_case, like the rest of the manifest.
+    enum CodingKeys: String, CodingKey {
+        case latentChannels = "latent_channels"
+        case amnWidth = "amn_width"
+        case amnLayers = "amn_layers"
+        case amnHeads = "amn_heads"
+        case amnFFN = "amn_ffn"
+        case neighbourWindow = "neighbour_window"
+        case unetWidths = "unet_widths"
+        case unetResBlocks = "unet_res_blocks"
+        case unetMidBlocks = "unet_mid_blocks"
+        case timeEmbedding = "time_embedding"
+        case groupNormGroups = "group_norm_groups"
+        case prediction, timesteps
+        case betaStart = "beta_start"
+        case betaEnd = "beta_end"
+        case amnLossWeight = "amn_loss_weight"
+    }
+
     public init(latentChannels: Int = 152,
                 amnWidth: Int = 128, amnLayers: Int = 4, amnHeads: Int = 2, amnFFN: Int = 256,
                 neighbourWindow: Int = 7,
