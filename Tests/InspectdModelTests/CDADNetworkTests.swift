@@ -33,10 +33,10 @@ import Testing
     @Test func parameterCounts() {
         let standard = CDADNetwork(config: .standard, seed: 0)
         #expect(standard.amn.parameterCount == 581_752)
-        #expect(standard.unet.parameterCount == 5_747_192)
-        #expect(standard.parameterCount == 6_328_944)
+        #expect(standard.unet.parameterCount == 5_488_856)
+        #expect(standard.parameterCount == 6_070_608)
         let quick = CDADNetwork(config: .quick, seed: 0)
-        #expect(quick.parameterCount == 788_144)
+        #expect(quick.parameterCount == 759_376)
     }
 
     @Test func parameterNamesAreUniquePyTorchStyleAndStable() {

@@ -89,7 +89,7 @@ public struct CDADConfig: Codable, Sendable, Equatable {
         self.amnLossWeight = amnLossWeight
     }
 
-    /// The production model on a 152x32x32 latent: 6.33 M parameters (AMN 0.58 M, U-Net 5.75 M).
+    /// The production model on a 152x32x32 latent: 6.07 M parameters (AMN 0.58 M, U-Net 5.49 M).
     /// Two heads and an FFN of 256 because attention and the FFN dominate the AMN's step time
     /// (CDADBenchmarkTests: 4 heads cost 1.4-1.7x the attention time of 1 or 2); no mid blocks
     /// because the U-Net with one residual block per level is already above the prototype's size.
@@ -111,11 +111,12 @@ public struct CDADConfig: Codable, Sendable, Equatable {
                 skips.append(channels)
             }
         }
-        for width in unetWidths.reversed() {
+        for (level, width) in unetWidths.enumerated().reversed() {
             for _ in 0..<unetResBlocks {
                 widths.insert(channels + skips.removeLast())
                 channels = width
             }
+            if level > 0 { channels = unetWidths[level - 1] }
         }
         return widths.sorted()
     }

@@ -24,7 +24,7 @@ public final class DenoisingUNet: ParameterContainer {
     public let convOut: Conv2d
 
     /// One resolution level of either path: residual blocks, then a resampling conv (a stride-2 conv
-    /// down, nearest x2 then a conv up) except at the path's last level.
+    /// down; up, nearest x2 then a conv to the next level's width) except at the path's last level.
     public struct Level {
         public let index: Int
         public let res: [ResBlock]
@@ -61,7 +61,10 @@ public final class DenoisingUNet: ParameterContainer {
                 res.append(ResBlock(channels + skips.removeLast(), width, timeEmbedding: e, groups: groups, rng: &rng))
                 channels = width
             }
-            let resample = l > 0 ? Conv2d(width, width, kernel: 3, rng: &rng) : nil
+            // The upsampling conv runs at the finer level's resolution, so it narrows to that
+            // level's width: at 32x32 a 192→192 conv was the U-Net's most expensive layer.
+            let resample = l > 0 ? Conv2d(width, widths[l - 1], kernel: 3, rng: &rng) : nil
+            if resample != nil { channels = widths[l - 1] }
             up.append(Level(index: l, res: res, resample: resample))
         }
         self.down = down
