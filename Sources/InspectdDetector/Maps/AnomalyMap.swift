@@ -68,38 +68,14 @@ public struct AnomalyMap: Sendable, Equatable {
         resized(width: side, height: side).smoothed(sigma: sigma)
     }
 
-    /// Bilinear resize with PyTorch's align_corners=false convention (as `resizeBilinear`):
-    /// output pixel o samples the input at (o + 0.5) * in / out - 0.5, clamped to the edges.
-    /// Separable: each source row is resampled once, then each output row is a blend of two of
-    /// those, a loop over contiguous memory.
+    /// Bilinear resize with PyTorch's align_corners=false convention, by the engine's
+    /// `resizeBilinear` (the same op the latent's stride-16 map goes through).
     public func resized(width newWidth: Int, height newHeight: Int) -> AnomalyMap {
         precondition(newWidth > 0 && newHeight > 0, "resize to \(newWidth)x\(newHeight)")
         if newWidth == width && newHeight == height { return self }
-        let columns = LinearSamples(input: width, output: newWidth)
-        let rows = LinearSamples(input: height, output: newHeight)
-        var wide = [Float](repeating: 0, count: height * newWidth)
-        values.withUnsafeBufferPointer { source in
-            wide.withUnsafeMutableBufferPointer { target in
-                for y in 0..<height {
-                    let from = source.baseAddress! + y * width, to = target.baseAddress! + y * newWidth
-                    for x in 0..<newWidth {
-                        let w = columns.weight[x]
-                        to[x] = (1 - w) * from[columns.low[x]] + w * from[columns.high[x]]
-                    }
-                }
-            }
-        }
-        let output = [Float](unsafeUninitializedCapacity: newWidth * newHeight) { out, initialised in
-            wide.withUnsafeBufferPointer { source in
-                for y in 0..<newHeight {
-                    let top = source.baseAddress! + rows.low[y] * newWidth, bottom = source.baseAddress! + rows.high[y] * newWidth
-                    let w = rows.weight[y], line = out.baseAddress! + y * newWidth
-                    for x in 0..<newWidth { line[x] = top[x] + w * (bottom[x] - top[x]) }
-                }
-            }
-            initialised = out.count
-        }
-        return AnomalyMap(width: newWidth, height: newHeight, values: output)
+        let map = Tensor(shape: [1, 1, height, width], data: values)
+        return AnomalyMap(width: newWidth, height: newHeight,
+                          values: resizeBilinear(map, height: newHeight, width: newWidth).data)
     }
 
     /// Gaussian smoothing with the same `sigma` along both axes.
@@ -175,23 +151,4 @@ private func mirrored(_ i: Int, size: Int) -> Int {
     let period = 2 * size
     let folded = ((i % period) + period) % period
     return folded < size ? folded : period - 1 - folded
-}
-
-/// Per output index along one axis: the two input indices it blends and the second one's weight.
-private struct LinearSamples {
-    let low: [Int], high: [Int], weight: [Float]
-
-    init(input: Int, output: Int) {
-        let ratio = Float(input) / Float(output)
-        var low = [Int](repeating: 0, count: output), high = low
-        var weight = [Float](repeating: 0, count: output)
-        for o in 0..<output {
-            let position = max(0, (Float(o) + 0.5) * ratio - 0.5)
-            let l = min(Int(position), input - 1)
-            low[o] = l
-            high[o] = min(l + 1, input - 1)
-            weight[o] = position - Float(l)
-        }
-        (self.low, self.high, self.weight) = (low, high, weight)
-    }
 }
