@@ -42,6 +42,14 @@ struct Train: ParsableCommand {
         let (backbone, record) = try loadBackbone()
         let trainer = Trainer(folder: ModelFolder(URL(fileURLWithPath: model)), backbone: backbone,
                               backboneRecord: record, log: note)
+        var progress: ProgressLine?
+        trainer.onStep = { report in
+            // Rates count from the first step seen, so start-up time does not skew them.
+            if progress == nil { progress = ProgressLine(totalSteps: report.totalSteps, startStep: report.step) }
+            progress!.report(step: report.step, loss: report.loss,
+                             extra: String(format: "diffusion %.4f  amn %.4f", report.diffusionLoss, report.amnLoss),
+                             force: report.step == report.totalSteps)
+        }
         let manifest = try trainer.train(products: products.compactMap(parse), profile: TrainingProfile.named(profile)!, steps: steps)
         note("model written to \(model): \(manifest.products.keys.sorted().joined(separator: ", "))")
     }

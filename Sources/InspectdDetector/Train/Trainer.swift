@@ -21,6 +21,15 @@ public final class Trainer {
         }
     }
 
+    /// One finished optimisation step.
+    public struct StepReport: Sendable {
+        public let step: Int
+        public let totalSteps: Int
+        public let loss: Float
+        public let diffusionLoss: Float
+        public let amnLoss: Float
+    }
+
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
     }
@@ -30,8 +39,19 @@ public final class Trainer {
     let folder: ModelFolder
     let extractor: (Int) -> LatentExtractor
     let backboneRecord: BackboneRecord
-    /// Where progress and warnings go (stderr in the CLI).
+    /// Where notes and warnings go (stderr in the CLI).
     let log: (String) -> Void
+    /// Called after every optimisation step (the CLI draws a progress line from it).
+    public var onStep: ((StepReport) -> Void)?
+    /// Asked after every step; when it says yes, the run saves its state and throws `Interrupted`
+    /// (a service being stopped). Running again with the same products resumes from there.
+    public var shouldStop: (() -> Bool)?
+
+    public struct Interrupted: Error, CustomStringConvertible {
+        public let step: Int
+        public let state: String
+        public var description: String { "training interrupted at step \(step); its state is in \(state), run again to resume" }
+    }
     /// Wall time of each optimisation step of the last run, for benchmarks.
     public private(set) var stepSeconds: [Double] = []
 
@@ -88,7 +108,6 @@ public final class Trainer {
         let firstStep = try resumeIfPossible(network: network, optimiser: optimiser, runKey: runKey, totalSteps: settings.steps)
         if firstStep > 0 { log("resuming at step \(firstStep) of \(settings.steps)") }
 
-        var progress = ProgressLine(totalSteps: settings.steps, startStep: firstStep)
         let perturbation = PatchPerturbation()
         let clip = GradientNormClip(maxNorm: 1)
         var step = firstStep
@@ -128,9 +147,12 @@ public final class Trainer {
             step += 1
             stepSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9)
 
-            progress.report(step: step, loss: losses.total.item,
-                            extra: String(format: "diffusion %.4f  amn %.4f", losses.diffusion.item, losses.amn.item),
-                            force: step == settings.steps)
+            onStep?(StepReport(step: step, totalSteps: settings.steps, loss: losses.total.item,
+                               diffusionLoss: losses.diffusion.item, amnLoss: losses.amn.item))
+            if step < settings.steps, shouldStop?() == true {
+                try saveState(network: network, optimiser: optimiser, step: step, runKey: runKey, totalSteps: settings.steps)
+                throw Interrupted(step: step, state: stateURL.path)
+            }
             if step % settings.checkpointInterval == 0 && step < settings.steps {
                 try saveState(network: network, optimiser: optimiser, step: step, runKey: runKey, totalSteps: settings.steps)
             }

@@ -2,7 +2,7 @@ import Foundation
 
 /// One line of training progress on stderr, rewritten in place on a terminal and printed every
 /// few seconds otherwise (so that journald and CI logs stay readable).
-public struct ProgressLine {
+struct ProgressLine {
     private let totalSteps: Int
     private let started = Date()
     private let startStep: Int
@@ -10,29 +10,26 @@ public struct ProgressLine {
     private let interactive = isatty(STDERR_FILENO) != 0
     private let interval: TimeInterval
 
-    public init(totalSteps: Int, startStep: Int = 0, interval: TimeInterval = 10) {
+    init(totalSteps: Int, startStep: Int = 0, interval: TimeInterval = 10) {
         self.totalSteps = totalSteps
         self.startStep = startStep
         self.interval = interval
     }
 
     /// The text for a step; `loss` and `extra` are shown as given.
-    public func text(step: Int, loss: Float, extra: String = "") -> String {
+    func text(step: Int, loss: Float, extra: String = "") -> String {
         let elapsed = Date().timeIntervalSince(started)
         let done = step - startStep
-        let rate = elapsed > 0 ? Double(done) / elapsed : 0
-        let remaining = rate > 0 ? Double(totalSteps - step) / rate : 0
-        var parts = [
-            "step \(step)/\(totalSteps)",
-            String(format: "loss %.4f", loss),
-            String(format: "%.2f steps/s", rate),
-            "ETA \(Self.duration(remaining))",
-        ]
+        var parts = ["step \(step)/\(totalSteps)", String(format: "loss %.4f", loss)]
+        if done > 0 && elapsed > 0 {
+            let rate = Double(done) / elapsed
+            parts += [String(format: "%.2f steps/s", rate), "ETA \(Self.duration(Double(totalSteps - step) / rate))"]
+        }
         if !extra.isEmpty { parts.append(extra) }
         return parts.joined(separator: "  ")
     }
 
-    public mutating func report(step: Int, loss: Float, extra: String = "", force: Bool = false) {
+    mutating func report(step: Int, loss: Float, extra: String = "", force: Bool = false) {
         let now = Date()
         guard force || interactive || now.timeIntervalSince(lastPrinted) >= interval else { return }
         lastPrinted = now
