@@ -86,6 +86,9 @@ public final class Trainer {
         // Data: model-size images per product, clean latents cached once.
         let sets = try products.map { try ProductImages(product: $0.name, folder: $0.folder, holdoutFraction: settings.holdoutFraction) }
         let images = try sets.map { set in try loadModelImages(set.training, product: set.product, extractor: extractor) }
+        for (set, loaded) in zip(sets, images) where loaded.isEmpty {
+            throw Failure(description: "\(set.folder): none of the \(set.training.count) training images of '\(set.product)' could be decoded")
+        }
         log("training on " + zip(sets, images).map { "\($0.product) (\($1.count) images, \($0.holdout.count) held out)" }.joined(separator: ", "))
         var rawLatents: [[Tensor]] = images.map { productImages in
             stride(from: 0, to: productImages.count, by: 8).flatMap { start in
