@@ -37,7 +37,7 @@ public final class Trainer {
     static let stateName = "training-state.safetensors"
 
     let folder: ModelFolder
-    let extractor: (Int) -> LatentExtractor
+    let backbone: EfficientNetLite0
     let backboneRecord: BackboneRecord
     /// Where notes and warnings go (stderr in the CLI).
     let log: (String) -> Void
@@ -58,7 +58,7 @@ public final class Trainer {
     public init(folder: ModelFolder, backbone: EfficientNetLite0, backboneRecord: BackboneRecord,
                 log: @escaping (String) -> Void) {
         self.folder = folder
-        extractor = { LatentExtractor(backbone: backbone, resolution: $0) }
+        self.backbone = backbone
         self.backboneRecord = backboneRecord
         self.log = log
     }
@@ -79,7 +79,7 @@ public final class Trainer {
             ?? ModelManifest(network: profile.network, resolution: profile.resolution, scoring: profile.scoring, backbone: backboneRecord)
         let network = existing?.network ?? CDADNetwork(config: profile.network, seed: profile.training.seed)
         for p in network.namedParameters { p.tensor.requiresGrad = true }
-        let extractor = self.extractor(manifest.resolution)
+        let extractor = LatentExtractor(backbone: backbone, resolution: manifest.resolution)
         var settings = profile.training
         if let steps { settings.steps = steps }
 

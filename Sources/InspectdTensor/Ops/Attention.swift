@@ -23,27 +23,16 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
     var logSumExp = [Float](repeating: 0, count: g.batch * g.queries)
     let out = Tensor(shape: g.outputShape) { o in
         query.data.withUnsafeBufferPointer { pq in
-        key.data.withUnsafeBufferPointer { pk in
-        value.data.withUnsafeBufferPointer { pv in
-        Tensor.withOptionalPointer(mask) { pm in
-        logSumExp.withUnsafeMutableBufferPointer { lse in
-            Engine.parallelRanges(g.batch) { _, slices in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: g.queries * g.keys)
-                defer { scores.deallocate() }
-                for h in slices {
-                    sgemm(transposeB: true, m: g.queries, n: g.keys, k: g.depth, alpha: scale,
-                          a: pq.baseAddress! + h * g.queryStep, lda: g.depth,
-                          b: pk.baseAddress! + h * g.keyStep, ldb: g.depth, c: scores, ldc: g.keys)
-                    AttentionKernels.softmaxRows(g, scores, pm, spans, lse.baseAddress! + h * g.queries)
-                    sgemm(m: g.queries, n: g.valueDepth, k: g.keys,
-                          a: scores, lda: g.keys, b: pv.baseAddress! + h * g.valueStep, ldb: g.valueDepth,
-                          c: o.baseAddress! + h * g.outputStep, ldc: g.valueDepth)
+            key.data.withUnsafeBufferPointer { pk in
+                value.data.withUnsafeBufferPointer { pv in
+                    Tensor.withOptionalPointer(mask) { pm in
+                        logSumExp.withUnsafeMutableBufferPointer { lse in
+                            AttentionKernels.forward(g, scale: scale, pq.baseAddress!, pk.baseAddress!, pv.baseAddress!,
+                                                     pm, spans, lse.baseAddress!, o.baseAddress!)
+                        }
+                    }
                 }
             }
-        }
-        }
-        }
-        }
         }
     }
     return Autograd.record(out, inputs: [query, key, value]) { gradOut in
@@ -141,6 +130,25 @@ enum AttentionKernels {
         guard let mask else { return }
         let bias = mask + i * g.keys
         for j in spans[i] { row[j] += bias[j] }
+    }
+
+    /// Per slice: scores = scale·QKᵀ + mask, softmax rows (keeping log Σ exp), out = P·V.
+    static func forward(_ g: AttentionGeometry, scale: Float,
+                        _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
+                        _ mask: UnsafePointer<Float>?, _ spans: [Range<Int>],
+                        _ logSumExp: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        Engine.parallelRanges(g.batch) { _, slices in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: g.queries * g.keys)
+            defer { scores.deallocate() }
+            for h in slices {
+                sgemm(transposeB: true, m: g.queries, n: g.keys, k: g.depth, alpha: scale,
+                      a: q + h * g.queryStep, lda: g.depth, b: k + h * g.keyStep, ldb: g.depth, c: scores, ldc: g.keys)
+                softmaxRows(g, scores, mask, spans, logSumExp + h * g.queries)
+                sgemm(m: g.queries, n: g.valueDepth, k: g.keys,
+                      a: scores, lda: g.keys, b: v + h * g.valueStep, ldb: g.valueDepth,
+                      c: out + h * g.outputStep, ldc: g.valueDepth)
+            }
+        }
     }
 
     /// Scores → probabilities in place, one row per query; records log Σ exp per row.
