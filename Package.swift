@@ -13,6 +13,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // System libraries, found through pkg-config.
@@ -37,10 +38,21 @@ let package = Package(
         // Anomaly-detection metrics: numbers in, numbers out.
         .target(name: "InspectdMetrics"),
 
+        // The service: configuration, watching, scoring loop, spool, journal, systemd, metrics.
+        // It asks the detector for verdicts and pictures and never sees a tensor.
+        .target(name: "InspectdDaemon", dependencies: [
+            "InspectdConfig", "InspectdWatch", "InspectdSystemd", "InspectdDetector", "InspectdImage", "InspectdFiles",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+        ]),
+
         .executableTarget(
             name: "inspectd",
             dependencies: [
-                "InspectdTensor", "InspectdModel", "InspectdDetector",
+                "InspectdTensor", "InspectdModel", "InspectdDetector", "InspectdDaemon", "InspectdConfig", "InspectdSystemd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -55,5 +67,9 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "InspectdDetectorTests", dependencies: ["InspectdDetector", "InspectdFiles", "InspectdTesting"]),
         .testTarget(name: "InspectdMetricsTests", dependencies: ["InspectdMetrics"]),
+        .testTarget(name: "InspectdDaemonTests", dependencies: [
+            "InspectdDaemon", "InspectdConfig", "InspectdSystemd", "InspectdWatch", "InspectdImage", "InspectdTesting",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
     ]
 )

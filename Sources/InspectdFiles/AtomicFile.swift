@@ -39,15 +39,21 @@ public enum AtomicFile {
     }
 
     /// Writes `bytes` as the whole new content of `url`.
-    public static func write(_ bytes: some ContiguousBytes, to url: URL) throws {
-        try write(to: url) { sink in try bytes.withUnsafeBytes { try sink.write($0) } }
+    public static func write(_ bytes: some ContiguousBytes, to url: URL, staging: URL? = nil) throws {
+        try write(to: url, staging: staging) { sink in try bytes.withUnsafeBytes { try sink.write($0) } }
     }
 
     /// Lets `produce` stream the new content of `url` into the sink.
-    public static func write(to url: URL, _ produce: (Sink) throws -> Void) throws {
+    ///
+    /// The temporary file is a hidden name beside `url`, or, with `staging`, a file in that folder
+    /// (on the same file system): a maildir's `tmp/`, so that readers of the destination folder
+    /// never see a temporary name at all.
+    public static func write(to url: URL, staging: URL? = nil, _ produce: (Sink) throws -> Void) throws {
         let path = url.path
         let directory = url.deletingLastPathComponent().path
-        let temporary = directory + "/." + url.lastPathComponent + ".\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+        let unique = "\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
+        let temporary = staging.map { $0.path + "/" + url.lastPathComponent + "." + unique }
+            ?? directory + "/." + url.lastPathComponent + "." + unique + ".tmp"
 
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {

@@ -1,10 +1,10 @@
 import ArgumentParser
 
 @main
-struct Inspectd: ParsableCommand {
+struct Inspectd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspectd",
         abstract: "Edge inspection daemon: scores camera frames with a continual diffusion anomaly detector.",
-        subcommands: [Train.self, Score.self, Eval.self, Bench.self, BenchEngine.self]
+        subcommands: [Run.self, CheckConfig.self, Train.self, Score.self, Eval.self, Bench.self, BenchEngine.self]
     )
 }

@@ -23,14 +23,11 @@ struct Score: ParsableCommand {
 
     func run() throws {
         engine.apply()
-        let (backbone, _) = try loadBackbone()
-        let detector = try Detector(folder: ModelFolder(URL(fileURLWithPath: model)), backbone: backbone)
-        let known = detector.manifest.products.keys.sorted()
+        let inspector = try Inspector(folder: ModelFolder(URL(fileURLWithPath: model)))
+        let known = inspector.products
         let productName: String
         if let product {
-            guard known.contains(product) else {
-                throw ValidationError("the model does not know product '\(product)'; it knows: \(known.joined(separator: ", "))")
-            }
+            guard known.contains(product) else { throw ValidationError("\(Inspector.UnknownProduct(product: product, known: known))") }
             productName = product
         } else {
             guard known.count == 1 else {
@@ -38,7 +35,6 @@ struct Score: ParsableCommand {
             }
             productName = known[0]
         }
-        let calibration = detector.manifest.products[productName]!.calibration
         if let heatmaps { try FileManager.default.createDirectory(atPath: heatmaps, withIntermediateDirectories: true) }
 
         var failures = 0
@@ -54,20 +50,17 @@ struct Score: ParsableCommand {
             }
             let decodeMs = milliseconds(since: start)
             let decoded = DispatchTime.now()
-            let analysis = detector.analyse([frame])[0]
-            let source = detector.manifest.scoring.source
-            let raw = analysis.scores[source]!
+            let inspection = try inspector.inspect(frame, product: productName)
             var record: [String: Any] = [
-                "file": path, "product": productName,
-                "raw_score": Double(raw), "normalised_score": Double(calibration.normalised(raw)),
-                "threshold": Double(calibration.threshold),
-                "verdict": calibration.isAnomalous(raw) ? "NG" : "OK",
+                "file": path, "product": productName, "model": inspector.version,
+                "raw_score": Double(inspection.rawScore), "normalised_score": Double(inspection.normalisedScore),
+                "threshold": Double(inspection.threshold),
+                "verdict": inspection.isAnomalous ? "NG" : "OK",
             ]
             let scoreMs = milliseconds(since: decoded)
             if let heatmaps {
                 do {
-                    record["heatmaps"] = try writePictures(analysis.maps[source]!, frame: frame, path: path,
-                                                           calibration: calibration, folder: heatmaps)
+                    record["heatmaps"] = try writePictures(inspection, path: path, folder: heatmaps)
                 } catch {
                     failures += 1
                     record["error"] = "\(error)"
@@ -80,16 +73,9 @@ struct Score: ParsableCommand {
     }
 
     /// Heatmap, overlay and mask at the frame's size, named after the frame.
-    func writePictures(_ map: AnomalyMap, frame: Image, path: String, calibration: Calibration, folder: String) throws -> [String] {
-        let full = map.resized(width: frame.width, height: frame.height)
-        let heatmap = Heatmap(range: calibration.min...calibration.max)
+    func writePictures(_ inspection: Inspection, path: String, folder: String) throws -> [String] {
         let base = URL(fileURLWithPath: folder).appendingPathComponent(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
-        let outputs: [(String, Image)] = [
-            ("heatmap", heatmap.colourised(full)),
-            ("overlay", heatmap.overlay(full, on: frame.converted(to: .rgb))),
-            ("mask", Heatmap.mask(full, threshold: calibration.threshold)),
-        ]
-        return try outputs.map { kind, image in
+        return try inspection.pictures().map { kind, image in
             let url = URL(fileURLWithPath: base.path + ".\(kind).png")
             try Heatmap.write(image, to: url)
             return url.path

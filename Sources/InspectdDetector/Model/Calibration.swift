@@ -42,4 +42,9 @@ public struct Calibration: Codable, Sendable, Equatable {
     }
 
     public func isAnomalous(_ raw: Float) -> Bool { raw > threshold }
+
+    /// The raw score that normalises to `normalised` (unclamped): 0.5 gives the threshold.
+    public func raw(forNormalised normalised: Float) -> Float {
+        threshold + (normalised - 0.5) * Swift.max(max - min, 1e-12)
+    }
 }

@@ -1,0 +1,119 @@
+import Foundation
+import InspectdFiles
+import Synchronization
+
+/// The daemon's counters, rendered as a Prometheus text file (node_exporter's textfile
+/// collector reads it). Updated by the scoring loop, written atomically on the status tick.
+public final class DaemonMetrics: Sendable {
+    /// Upper bounds, seconds, of the latency histogram (file closed → verdict in the spool).
+    public static let latencyBuckets: [Double] = [0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30, 60]
+
+    struct State {
+        var frames: [FrameKey: Int] = [:]
+        var latencyCounts = [Int](repeating: 0, count: DaemonMetrics.latencyBuckets.count)
+        var latencySum = 0.0
+        var latencyCount = 0
+        var rescans = 0
+        var quarantined = 0
+        var queueDepth = 0
+        var queueCapacity = 0
+        var trainingState = "idle"
+        var model: String?
+        var spoolBytes: Int64 = 0
+        var retentionRemoved = 0
+        var recentDecisions: [Double] = []
+    }
+
+    struct FrameKey: Hashable {
+        let product: String
+        let verdict: String
+    }
+
+    private let state = Mutex(State())
+    private let started = Date()
+
+    public init() {}
+
+    public func recordFrame(product: String?, verdict: Verdict.Outcome, latency: TimeInterval) {
+        let now = Date().timeIntervalSince1970
+        state.withLock { s in
+            s.frames[FrameKey(product: product ?? "", verdict: verdict.rawValue), default: 0] += 1
+            for (i, bound) in Self.latencyBuckets.enumerated() where latency <= bound { s.latencyCounts[i] += 1 }
+            s.latencySum += latency
+            s.latencyCount += 1
+            s.recentDecisions.append(now)
+            s.recentDecisions.removeAll { now - $0 > 60 }
+        }
+    }
+
+    public func recordRescan() { state.withLock { $0.rescans += 1 } }
+    public func recordQuarantine() { state.withLock { $0.quarantined += 1 } }
+    public func setQueue(depth: Int, capacity: Int) { state.withLock { ($0.queueDepth, $0.queueCapacity) = (depth, capacity) } }
+    public func setModel(_ version: String?) { state.withLock { $0.model = version } }
+    public func setTrainingState(_ name: String) { state.withLock { $0.trainingState = name } }
+    public func recordRetention(_ report: Retention.Report) {
+        state.withLock { s in
+            s.spoolBytes = report.keptBytes
+            s.retentionRemoved += report.removedFiles
+        }
+    }
+
+    /// Frames decided per second over the last minute (for STATUS=).
+    public var framesPerSecond: Double {
+        let now = Date().timeIntervalSince1970
+        return state.withLock { s in Double(s.recentDecisions.filter { now - $0 <= 60 }.count) / 60 }
+    }
+
+    public var totalFrames: Int { state.withLock { $0.frames.values.reduce(0, +) } }
+
+    /// The Prometheus text exposition of everything above.
+    public func render() -> String {
+        let s = state.withLock { $0 }
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP inspectd_\(name) \(help)\n# TYPE inspectd_\(name) \(type)\n"
+        }
+        family("frames_total", "counter", "Frames given a verdict, by product and verdict.")
+        for (key, count) in s.frames.sorted(by: { ($0.key.product, $0.key.verdict) < ($1.key.product, $1.key.verdict) }) {
+            out += "inspectd_frames_total{product=\"\(Self.escape(key.product))\",verdict=\"\(key.verdict)\"} \(count)\n"
+        }
+        family("frame_latency_seconds", "histogram", "Seconds from a finished frame file to its verdict in the spool.")
+        for (i, bound) in Self.latencyBuckets.enumerated() {
+            out += "inspectd_frame_latency_seconds_bucket{le=\"\(bound)\"} \(s.latencyCounts[i])\n"
+        }
+        out += "inspectd_frame_latency_seconds_bucket{le=\"+Inf\"} \(s.latencyCount)\n"
+        out += "inspectd_frame_latency_seconds_sum \(s.latencySum)\n"
+        out += "inspectd_frame_latency_seconds_count \(s.latencyCount)\n"
+        family("queue_depth", "gauge", "Frames found and waiting to be scored.")
+        out += "inspectd_queue_depth \(s.queueDepth)\n"
+        family("queue_capacity", "gauge", "Capacity of the frame queue.")
+        out += "inspectd_queue_capacity \(s.queueCapacity)\n"
+        family("rescans_total", "counter", "Full rescans of the camera folders after an inotify overflow or a reload.")
+        out += "inspectd_rescans_total \(s.rescans)\n"
+        family("quarantined_total", "counter", "Frames moved to the quarantine because they could not be read.")
+        out += "inspectd_quarantined_total \(s.quarantined)\n"
+        family("training_state", "gauge", "1 for the state the product-learning scheduler is in.")
+        for name in ["idle", "waiting", "training", "validating"] {
+            out += "inspectd_training_state{state=\"\(name)\"} \(name == s.trainingState ? 1 : 0)\n"
+        }
+        family("model_info", "gauge", "The model in use (version = first 12 hex digits of its weights' SHA-256).")
+        if let model = s.model { out += "inspectd_model_info{version=\"\(Self.escape(model))\"} 1\n" }
+        family("spool_bytes", "gauge", "Bytes kept in the spool and quarantine after the last retention pass.")
+        out += "inspectd_spool_bytes \(s.spoolBytes)\n"
+        family("retention_removed_files_total", "counter", "Files removed by retention.")
+        out += "inspectd_retention_removed_files_total \(s.retentionRemoved)\n"
+        family("start_time_seconds", "gauge", "Unix time the daemon started.")
+        out += "inspectd_start_time_seconds \(Int(started.timeIntervalSince1970))\n"
+        return out
+    }
+
+    public func write(to url: URL) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try AtomicFile.write(Data(render().utf8), to: url)
+    }
+
+    static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
+}

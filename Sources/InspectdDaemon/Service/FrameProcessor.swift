@@ -1,0 +1,192 @@
+import Foundation
+import InspectdConfig
+import InspectdFiles
+import InspectdImage
+import InspectdSystemd
+import InspectdWatch
+import Logging
+
+/// Turns one found frame into exactly one verdict: checks the index, hashes, decodes, scores,
+/// delivers the spool files, alerts, records the frame and applies the camera's `after` rule.
+/// Synchronous and single-threaded on purpose: the daemon runs it on its scoring thread.
+struct FrameProcessor: Sendable {
+    let configuration: Configuration
+    let scorer: FrameScorer?
+    let spool: Spool
+    let quarantine: Quarantine
+    let index: FrameIndex
+    let metrics: DaemonMetrics
+    let logger: Logger
+
+    enum Outcome: Equatable {
+        /// Already processed (same path and content), or gone before its turn.
+        case skipped
+        /// No model yet: the frame stays untouched and is found again after the model loads.
+        case waitingForModel
+        case decided(Verdict.Outcome)
+    }
+
+    func process(_ arrival: FrameArrival) -> Outcome {
+        let path = arrival.url.path
+        guard let camera = configuration.cameras.first(where: { $0.name == arrival.camera }) else { return .skipped }
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              let size = (attributes[.size] as? NSNumber)?.int64Value,
+              let modified = attributes[.modificationDate] as? Date else { return .skipped }
+        if let last = index.lastRecord(path: path), last.size == size, last.mtime == modified { return .skipped }
+
+        let decodeStart = ContinuousClock.now
+        let bytes: [UInt8]
+        do {
+            bytes = try [UInt8](Data(contentsOf: arrival.url))
+        } catch {
+            // Unreadable now (permissions, a share that went away): leave it for the next scan.
+            logger.error("cannot read frame \(path): \(error.localizedDescription)", metadata: [
+                "MESSAGE_ID": "\(JournalMessageID.frameError)", JournalField.file: "\(path)", JournalField.camera: "\(camera.name)"])
+            return .skipped
+        }
+        let sha256 = SHA256.hex(bytes)
+        if index.contains(path: path, sha256: sha256) { return .skipped }
+
+        var verdict = Verdict(frame: path, sha256: sha256, camera: camera.name, product: nil, model: scorer?.version,
+                              rawScore: nil, normalisedScore: nil, threshold: nil, normalisedThreshold: nil,
+                              verdict: .error, error: nil, quarantinedTo: nil, outputs: [:],
+                              frameModified: Verdict.timestamp(modified), decidedAt: "",
+                              timings: .init(totalMs: 0, queueMs: milliseconds(arrival.seenAt, decodeStart),
+                                             decodeMs: 0, scoreMs: 0, picturesMs: 0))
+        let basename = Spool.basename(camera: camera.name, frame: arrival.url, sha256: sha256)
+        var pictures: [(name: String, bytes: [UInt8])] = []
+        var quarantined = false
+
+        switch productName(for: arrival, camera: camera) {
+        case .failure(let reason):
+            verdict.error = reason
+        case .success(let product):
+            verdict.product = product
+            let image: Image
+            do {
+                image = try Image(decoding: bytes, name: path)
+            } catch {
+                verdict.error = "\(error)"
+                do {
+                    verdict.quarantinedTo = try quarantine.admit(arrival.url, camera: camera.name).path
+                    quarantined = true
+                } catch {
+                    verdict.error! += "; and it could not be quarantined: \(error.localizedDescription)"
+                }
+                break
+            }
+            verdict.timings.decodeMs = milliseconds(decodeStart, .now)
+            guard let scorer else { return .waitingForModel }
+            let scoreStart = ContinuousClock.now
+            do {
+                let normalisedThreshold = Float(configuration.products[product]?.threshold ?? 0.5)
+                let score = try scorer.score(image, product: product, normalisedThreshold: normalisedThreshold)
+                verdict.rawScore = Double(score.raw)
+                verdict.normalisedScore = Double(score.normalised)
+                verdict.threshold = Double(score.threshold)
+                verdict.normalisedThreshold = Double(normalisedThreshold)
+                verdict.verdict = score.isAnomalous ? .ng : .ok
+                verdict.timings.scoreMs = milliseconds(scoreStart, .now)
+                if configuration.daemon.heatmaps {
+                    let picturesStart = ContinuousClock.now
+                    for (kind, picture) in score.pictures() {
+                        let name = Spool.pictureName(basename, kind: kind)
+                        pictures.append((name, try Heatmap.png(picture)))
+                        verdict.outputs[kind] = name
+                    }
+                    verdict.timings.picturesMs = milliseconds(picturesStart, .now)
+                }
+            } catch {
+                verdict.verdict = .error
+                verdict.error = "\(error)"
+            }
+        }
+
+        verdict.decidedAt = Verdict.timestamp(Date())
+        verdict.timings.totalMs = milliseconds(arrival.seenAt, .now)
+        do {
+            try spool.deliver(basename: basename, pictures: pictures, verdict: try verdict.encoded())
+        } catch {
+            // Not recorded: the frame is tried again at the next scan once the spool is writable.
+            logger.critical("cannot write the verdict of \(path) to the spool: \(error)", metadata: [JournalField.file: "\(path)"])
+            return .skipped
+        }
+        do {
+            try index.record(path: path, sha256: sha256, size: size, mtime: modified)
+        } catch {
+            logger.error("cannot record \(path) in the frame index (it may be scored again after a restart): \(error)")
+        }
+        announce(verdict, basename: basename)
+        metrics.recordFrame(product: verdict.product, verdict: verdict.verdict, latency: verdict.timings.totalMs / 1000)
+        if quarantined { metrics.recordQuarantine() } else if verdict.verdict != .error { applyAfterRule(camera, arrival) }
+        return .decided(verdict.verdict)
+    }
+
+    /// The product a frame shows: the camera's, or the first folder below the camera folder.
+    func productName(for arrival: FrameArrival, camera: Camera) -> Result<String, ProductError> {
+        switch camera.product {
+        case .fixed(let name): return .success(name)
+        case .subfolder:
+            guard let sub = arrival.subfolder, !sub.isEmpty else {
+                return .failure(ProductError(description: "camera \(camera.name) takes the product from the subfolder, "
+                    + "but this frame lies directly in \(camera.folder)"))
+            }
+            return .success(sub)
+        }
+    }
+
+    struct ProductError: Error, CustomStringConvertible { let description: String }
+
+    func announce(_ verdict: Verdict, basename: String) {
+        var fields: Logger.Metadata = [
+            JournalField.verdict: "\(verdict.verdict.rawValue)", JournalField.file: "\(verdict.frame)",
+            JournalField.camera: "\(verdict.camera)", JournalField.product: "\(verdict.product ?? "")",
+            JournalField.model: "\(verdict.model ?? "")",
+        ]
+        if let score = verdict.normalisedScore { fields[JournalField.score] = "\(score)" }
+        if let heatmap = verdict.outputs["overlay"] { fields[JournalField.heatmap] = "\(spool.incoming.appendingPathComponent(heatmap).path)" }
+        switch verdict.verdict {
+        case .ng:
+            fields["MESSAGE_ID"] = "\(JournalMessageID.ngVerdict)"
+            logger.warning("NG: \(verdict.product ?? "?") frame \(verdict.frame) scored \(verdict.normalisedScore ?? 0) (threshold \(verdict.normalisedThreshold ?? 0.5))",
+                           metadata: fields)
+        case .error:
+            fields["MESSAGE_ID"] = "\(JournalMessageID.frameError)"
+            fields[JournalField.reason] = "\(verdict.error ?? "")"
+            logger.error("frame \(verdict.frame) could not be scored: \(verdict.error ?? "")"
+                + (verdict.quarantinedTo.map { "; moved to \($0)" } ?? ""), metadata: fields)
+        case .ok:
+            logger.debug("OK: \(verdict.frame) scored \(verdict.normalisedScore ?? 0)", metadata: fields)
+        }
+    }
+
+    /// Leave, archive or delete the source frame once its verdict is safely in the spool.
+    func applyAfterRule(_ camera: Camera, _ arrival: FrameArrival) {
+        do {
+            switch camera.after {
+            case .leave: return
+            case .delete: try FileManager.default.removeItem(at: arrival.url)
+            case .archive(let directory):
+                let relative = arrival.url.path.dropFirst(camera.folder.count).drop { $0 == "/" }
+                let target = URL(fileURLWithPath: directory).appendingPathComponent(String(relative))
+                try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try? FileManager.default.removeItem(at: target)
+                try FileMove.move(arrival.url, to: target)
+            }
+        } catch {
+            logger.error("frame \(arrival.url.path) was scored but could not be \(camera.after == .delete ? "deleted" : "archived"): \(error.localizedDescription)")
+        }
+    }
+}
+
+func milliseconds(_ from: ContinuousClock.Instant, _ to: ContinuousClock.Instant) -> Double {
+    let d = to - from
+    return (Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 * 1).rounded(toPlaces: 2)
+}
+
+extension Double {
+    func rounded(toPlaces digits: Int) -> Double {
+        let scale = pow(10, Double(digits))
+        return (self * scale).rounded() / scale
+    }
+}

@@ -1,0 +1,270 @@
+import Dispatch
+import Foundation
+import InspectdConfig
+import InspectdSystemd
+import InspectdWatch
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `inspectd run`: watches the cameras, scores every new frame once, spools verdicts and
+/// pictures, alerts through the journal, talks to systemd, and reloads on SIGHUP.
+///
+/// Tasks: the watcher (inotify, scans) feeds a bounded queue; one scoring loop drains it on a
+/// thread of its own (scoring is seconds of CPU, not to be run on the cooperative pool); a
+/// ticker refreshes STATUS=, the metrics file and the watchdog; a retention loop prunes the
+/// spool; a signal loop reloads. SIGTERM (through the ServiceGroup) stops the watcher, lets
+/// the frame in flight finish, and returns; frames still queued were not recorded and are found
+/// again at the next start.
+public actor InspectionDaemon: Service {
+    public typealias ScorerLoader = @Sendable (Configuration) throws -> FrameScorer?
+
+    let configFile: String
+    let dropInDirectory: String?
+    let loadScorer: ScorerLoader
+    let notifier: ServiceNotifier
+    let logger: Logger
+    public let metrics = DaemonMetrics()
+
+    var configuration: Configuration
+    var scorer: FrameScorer?
+    var watcher: FrameWatcher?
+    var watcherTask: Task<Void, Never>?
+    var queue: FrameQueue
+    let index: FrameIndex
+    let scoringQueue = DispatchQueue(label: "inspectd.scoring")
+    /// When the frame being scored started; nil while the loop waits for work.
+    var busySince: ContinuousClock.Instant?
+    var reportedNoModel = false
+
+    /// Reads the configuration and the frame index; nothing runs until `run()`.
+    public init(configFile: String, dropInDirectory: String? = nil, notifier: ServiceNotifier = ServiceNotifier(),
+                logger: Logger, loadScorer: @escaping ScorerLoader) throws {
+        self.configFile = configFile
+        self.dropInDirectory = dropInDirectory
+        self.notifier = notifier
+        self.logger = logger
+        self.loadScorer = loadScorer
+        let configuration = try Configuration.load(mainFile: configFile, dropInDirectory: dropInDirectory)
+        self.configuration = configuration
+        try Self.createFolders(configuration)
+        index = try FrameIndex(file: URL(fileURLWithPath: configuration.daemon.stateDirectory).appendingPathComponent("frames.index"))
+        queue = FrameQueue(capacity: configuration.daemon.queueCapacity)
+    }
+
+    public func run() async throws {
+        loadModel()
+        startWatcher()
+        await waitForInitialScan()
+        notifier.ready(status: statusLine())
+        logger.info("inspectd ready: \(configuration.cameras.count) camera(s), configuration from \(configuration.files.joined(separator: ", "))",
+                    metadata: ["MESSAGE_ID": "\(JournalMessageID.daemonStarted)"])
+
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.scoringLoop() }
+                group.addTask { await self.tickLoop() }
+                group.addTask { await self.retentionLoop() }
+                group.addTask { await self.signalLoop() }
+                await self.waitForScoringToEnd()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            Task { await self.beginShutdown() }
+        }
+        writeMetrics()
+        logger.info("inspectd stopped after \(metrics.totalFrames) frame(s)", metadata: ["MESSAGE_ID": "\(JournalMessageID.daemonStopping)"])
+    }
+
+    // MARK: - Scoring
+
+    var scoringEnded = false
+    var scoringEndWaiters: [CheckedContinuation<Void, Never>] = []
+
+    func scoringLoop() async {
+        while let arrival = await queue.next() {
+            guard let processor = makeProcessor() else { continue }
+            busySince = .now
+            let outcome = await withCheckedContinuation { continuation in
+                scoringQueue.async { continuation.resume(returning: processor.process(arrival)) }
+            }
+            busySince = nil
+            if outcome == .waitingForModel && !reportedNoModel {
+                reportedNoModel = true
+                logger.warning("no model in \(configuration.daemon.modelDirectory) yet: frames wait in their folders until one is trained")
+            }
+        }
+        scoringEnded = true
+        scoringEndWaiters.forEach { $0.resume() }
+        scoringEndWaiters = []
+    }
+
+    func waitForScoringToEnd() async {
+        if scoringEnded { return }
+        await withCheckedContinuation { scoringEndWaiters.append($0) }
+    }
+
+    func makeProcessor() -> FrameProcessor? {
+        let daemon = configuration.daemon
+        guard let spool = try? Spool(root: URL(fileURLWithPath: daemon.spoolDirectory)) else {
+            logger.critical("the spool \(daemon.spoolDirectory) cannot be created")
+            return nil
+        }
+        return FrameProcessor(configuration: configuration, scorer: scorer, spool: spool,
+                              quarantine: Quarantine(root: URL(fileURLWithPath: daemon.quarantineDirectory)),
+                              index: index, metrics: metrics, logger: logger)
+    }
+
+    func beginShutdown() {
+        notifier.stopping()
+        logger.info("stopping: finishing the frame in flight")
+        watcherTask?.cancel()
+        queue.finish()
+    }
+
+    // MARK: - Watching
+
+    func startWatcher() {
+        let cameras = configuration.cameras.map { camera in
+            WatchedCamera(name: camera.name, folder: URL(fileURLWithPath: camera.folder).standardizedFileURL,
+                          recursive: camera.recursive, extensions: Set(camera.extensions), pollInterval: camera.pollInterval)
+        }
+        let logger = logger, metrics = metrics
+        let watcher = FrameWatcher(cameras: cameras, queue: queue) { event in
+            switch event {
+            case .rescan(let reason):
+                metrics.recordRescan()
+                logger.notice("rescanning every camera folder: \(reason)", metadata: ["MESSAGE_ID": "\(JournalMessageID.rescan)"])
+            case .watchFailed(let folder, let reason):
+                logger.error("cannot watch \(folder): \(reason)")
+            default:
+                logger.debug("watcher: \(event)")
+            }
+        }
+        self.watcher = watcher
+        watcherTask = Task {
+            do { try await watcher.run() } catch { logger.error("the watcher stopped: \(error)") }
+        }
+    }
+
+    func waitForInitialScan() async {
+        await watcher?.initialScanFinished()
+    }
+
+    // MARK: - Model
+
+    func loadModel() {
+        do {
+            let loaded = try loadScorer(configuration)
+            if let loaded, loaded.version != scorer?.version {
+                logger.notice("model \(loaded.version) loaded from \(configuration.daemon.modelDirectory): products \(loaded.products.joined(separator: ", "))",
+                              metadata: ["MESSAGE_ID": "\(JournalMessageID.modelLoaded)", JournalField.model: "\(loaded.version)"])
+                reportedNoModel = false
+                scorer = loaded
+                metrics.setModel(loaded.version)
+                watcher?.rescan()
+            }
+        } catch {
+            logger.error("cannot load the model in \(configuration.daemon.modelDirectory): \(error)")
+        }
+    }
+
+    // MARK: - Periodic work
+
+    func tickLoop() async {
+        let watchdog = notifier.watchdogInterval
+        let interval = min(configuration.daemon.statusInterval, watchdog.map { $0 / 2 } ?? .seconds(3600))
+        var sinceModelCheck = Duration.zero
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            metrics.setQueue(depth: queue.depth, capacity: queue.capacity)
+            notifier.status(statusLine())
+            writeMetrics()
+            // Progress, not liveness: a scoring loop stuck on one frame for the whole watchdog
+            // period stops the pings, and systemd restarts the daemon.
+            if let watchdog, busySince.map({ ContinuousClock.now - $0 < watchdog }) ?? true { notifier.watchdog() }
+            sinceModelCheck += interval
+            if scorer == nil && sinceModelCheck >= .seconds(10) {
+                sinceModelCheck = .zero
+                loadModel()
+            }
+        }
+    }
+
+    func retentionLoop() async {
+        while !Task.isCancelled {
+            let daemon = configuration.daemon, settings = configuration.retention
+            let spool = URL(fileURLWithPath: daemon.spoolDirectory)
+            let retention = Retention(
+                maxBytes: settings.maxBytes, maxAge: settings.maxAge.map(Self.seconds),
+                folders: [spool.appendingPathComponent("new"), spool.appendingPathComponent("cur"), URL(fileURLWithPath: daemon.quarantineDirectory)],
+                staging: [spool.appendingPathComponent("tmp")])
+            let report = await withCheckedContinuation { continuation in
+                DispatchQueue.global(qos: .utility).async { continuation.resume(returning: retention.prune()) }
+            }
+            metrics.recordRetention(report)
+            if report.removedFiles > 0 {
+                logger.info("retention removed \(report.removedFiles) file(s), \(report.removedBytes) bytes; \(report.keptBytes) bytes kept")
+            }
+            try? await Task.sleep(for: settings.interval)
+        }
+    }
+
+    func signalLoop() async {
+        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+            reload()
+        }
+    }
+
+    /// SIGHUP: read the configuration again; a bad one is reported and the running one kept.
+    func reload() {
+        notifier.reloading()
+        do {
+            let fresh = try Configuration.load(mainFile: configFile, dropInDirectory: dropInDirectory)
+            try Self.createFolders(fresh)
+            let camerasChanged = fresh.cameras != configuration.cameras
+            configuration = fresh
+            if camerasChanged {
+                watcherTask?.cancel()
+                startWatcher()
+            }
+            loadModel()
+            logger.notice("configuration reloaded from \(fresh.files.joined(separator: ", "))",
+                          metadata: ["MESSAGE_ID": "\(JournalMessageID.configurationReloaded)"])
+        } catch {
+            logger.error("configuration not reloaded, the running one stays: \(error)")
+        }
+        notifier.ready(status: statusLine())
+    }
+
+    func statusLine() -> String {
+        let model = scorer.map { "model \($0.version)" } ?? "no model yet"
+        return String(format: "%.2f frames/s, backlog %d, %d frames, ", metrics.framesPerSecond, queue.depth, metrics.totalFrames) + model
+    }
+
+    func writeMetrics() {
+        do {
+            try metrics.write(to: URL(fileURLWithPath: configuration.daemon.metricsFile))
+        } catch {
+            logger.warning("cannot write metrics: \(error)")
+        }
+    }
+
+    static func createFolders(_ configuration: Configuration) throws {
+        let d = configuration.daemon
+        for folder in [d.stateDirectory, d.spoolDirectory, d.quarantineDirectory, d.productsDirectory,
+                       URL(fileURLWithPath: d.metricsFile).deletingLastPathComponent().path] {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: folder,
+                    NSLocalizedDescriptionKey: "cannot create \(folder): \(error.localizedDescription)"])
+            }
+        }
+        _ = try Spool(root: URL(fileURLWithPath: d.spoolDirectory))
+    }
+
+    static func seconds(_ duration: Duration) -> TimeInterval {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import InspectdFiles
+
+/// The output folder, maildir-style: every file is written and fsynced in `tmp/`, then renamed
+/// into `new/`, so a reader of `new/` never sees a partial file. Readers move what they have
+/// handled into `cur/` (or delete it).
+///
+/// A frame's files share one basename; its verdict JSON is renamed in last, so a reader that
+/// waits for `*.json` finds the pictures already there.
+public struct Spool: Sendable {
+    public let root: URL
+    public var staging: URL { root.appendingPathComponent("tmp") }
+    public var incoming: URL { root.appendingPathComponent("new") }
+    public var handled: URL { root.appendingPathComponent("cur") }
+
+    public init(root: URL) throws {
+        self.root = root
+        for folder in [staging, incoming, handled] {
+            do {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            } catch {
+                throw AtomicFile.Failure(path: folder.path, reason: "cannot create the spool folder: \(error.localizedDescription)")
+            }
+        }
+    }
+
+    /// A basename that is the same for the same frame (camera, name, content), so a frame
+    /// scored again after a crash replaces its own files instead of adding a second verdict.
+    public static func basename(camera: String, frame: URL, sha256: String) -> String {
+        let stem = frame.deletingPathExtension().lastPathComponent
+            .map { $0.isLetter || $0.isNumber || "-_".contains($0) ? $0 : "_" }
+        return "\(camera)-\(String(stem))-\(sha256.prefix(12))"
+    }
+
+    /// The file name a picture of `kind` gets beside its verdict.
+    public static func pictureName(_ basename: String, kind: String) -> String { "\(basename).\(kind).png" }
+
+    /// Delivers the pictures, then the verdict, each atomically into `new/`.
+    public func deliver(basename: String, pictures: [(name: String, bytes: [UInt8])], verdict: Data) throws {
+        for picture in pictures {
+            try AtomicFile.write(picture.bytes, to: incoming.appendingPathComponent(picture.name), staging: staging)
+        }
+        try AtomicFile.write(verdict, to: incoming.appendingPathComponent("\(basename).json"), staging: staging)
+    }
+}

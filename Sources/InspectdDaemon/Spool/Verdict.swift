@@ -1,0 +1,60 @@
+import Foundation
+
+/// The record written to the spool for every frame; dashboards and line controllers read it, so
+/// its keys are snake_case and stable.
+public struct Verdict: Codable, Sendable, Equatable {
+    public enum Outcome: String, Codable, Sendable { case ok = "OK", ng = "NG", error = "ERROR" }
+
+    public struct Timings: Codable, Sendable, Equatable {
+        /// From the moment the watcher saw the finished file to the verdict in the spool.
+        public var totalMs: Double
+        public var queueMs: Double
+        public var decodeMs: Double
+        public var scoreMs: Double
+        public var picturesMs: Double
+
+        enum CodingKeys: String, CodingKey {
+            case totalMs = "total_ms", queueMs = "queue_ms", decodeMs = "decode_ms", scoreMs = "score_ms", picturesMs = "pictures_ms"
+        }
+    }
+
+    public var frame: String
+    public var sha256: String
+    public var camera: String
+    public var product: String?
+    public var model: String?
+    public var rawScore: Double?
+    public var normalisedScore: Double?
+    public var threshold: Double?
+    public var normalisedThreshold: Double?
+    public var verdict: Outcome
+    public var error: String?
+    /// Where an undecodable frame was moved to.
+    public var quarantinedTo: String?
+    /// Picture kind ("heatmap", "overlay", "mask") → file name in the same spool folder.
+    public var outputs: [String: String]
+    public var frameModified: String
+    public var decidedAt: String
+    public var timings: Timings
+
+    enum CodingKeys: String, CodingKey {
+        case frame, sha256, camera, product, model
+        case rawScore = "raw_score", normalisedScore = "normalised_score"
+        case threshold, normalisedThreshold = "normalised_threshold"
+        case verdict, error
+        case quarantinedTo = "quarantined_to"
+        case outputs
+        case frameModified = "frame_modified", decidedAt = "decided_at"
+        case timings
+    }
+
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self) + Data("\n".utf8)
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import InspectdFiles
+import InspectdImage
+import InspectdModel
+import InspectdTensor
+
+/// What the CLI and the daemon need from a trained model: for one frame of a known product, a
+/// verdict with its scores and the pictures that show where it looks wrong. Callers above the
+/// detector see images and numbers, never tensors.
+public final class Inspector: Sendable {
+    public let manifest: ModelManifest
+    /// The first 12 hex digits of the weights' SHA-256: changes with every retraining, and names
+    /// the model in verdicts, logs and metrics.
+    public let version: String
+    public let folder: ModelFolder
+    let detector: Detector
+
+    /// Loads the model in `folder` and the backbone it was trained on. `threads` sets the engine's
+    /// worker count (nil keeps the current setting, 0 means all cores).
+    public init(folder: ModelFolder, threads: Int? = nil, backbone: EfficientNetLite0? = nil) throws {
+        if let threads { Engine.setThreads(threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : threads) }
+        let detector = try Detector(folder: folder, backbone: backbone ?? BackboneLocator.load())
+        self.detector = detector
+        self.folder = folder
+        manifest = detector.manifest
+        version = String(try SHA256.hex(ofFile: folder.weightsURL).prefix(12))
+    }
+
+    /// The products the model knows, sorted.
+    public var products: [String] { manifest.products.keys.sorted() }
+
+    public struct UnknownProduct: Error, CustomStringConvertible, Sendable {
+        public let product: String
+        public let known: [String]
+        public init(product: String, known: [String]) {
+            self.product = product
+            self.known = known
+        }
+        public var description: String {
+            "the model does not know product '\(product)'; it knows: \(known.isEmpty ? "none" : known.joined(separator: ", "))"
+        }
+    }
+
+    /// Scores one frame. `normalisedThreshold` moves the decision along the normalised scale,
+    /// where the calibrated threshold sits at 0.5: lower is more sensitive.
+    public func inspect(_ frame: Image, product: String, normalisedThreshold: Float = 0.5) throws -> Inspection {
+        guard let record = manifest.products[product] else { throw UnknownProduct(product: product, known: products) }
+        let source = manifest.scoring.source
+        let analysis = detector.analyse([frame], sources: [source])[0]
+        let calibration = record.calibration
+        let raw = analysis.scores[source]!
+        return Inspection(product: product, rawScore: raw, normalisedScore: calibration.normalised(raw),
+                          threshold: calibration.raw(forNormalised: normalisedThreshold),
+                          normalisedThreshold: normalisedThreshold,
+                          calibration: calibration, map: analysis.maps[source]!, frame: frame)
+    }
+}
+
+/// One frame's result: scores, verdict and (on demand) its pictures.
+public struct Inspection: Sendable {
+    public let product: String
+    public let rawScore: Float
+    public let normalisedScore: Float
+    /// The raw score at which a frame is judged NG, after any sensitivity setting.
+    public let threshold: Float
+    public let normalisedThreshold: Float
+    let calibration: Calibration
+    let map: AnomalyMap
+    let frame: Image
+
+    public var isAnomalous: Bool { rawScore > threshold }
+
+    /// The pictures a person looks at, at the frame's own size: the colour-mapped map (on the
+    /// calibrated range, so colours mean the same for every frame of a product), the map over the
+    /// frame, and the binary mask of pixels above the threshold.
+    public func pictures() -> [(kind: String, image: Image)] {
+        let full = map.resized(width: frame.width, height: frame.height)
+        let heatmap = Heatmap(range: calibration.min...calibration.max)
+        return [
+            ("heatmap", heatmap.colourised(full)),
+            ("overlay", heatmap.overlay(full, on: frame.converted(to: .rgb))),
+            ("mask", Heatmap.mask(full, threshold: threshold)),
+        ]
+    }
+}
+
+/// Loads models again and again — a daemon reloads on SIGHUP and after a product is learnt —
+/// while reading and building the backbone only once.
+public final class InspectorLoader: @unchecked Sendable {
+    // Sendable by its lock: `backbone` is only touched inside it.
+    private let lock = NSLock()
+    private var backbone: EfficientNetLite0?
+
+    public init() {}
+
+    /// The model in `folder`, or nil when none has been trained there yet.
+    public func load(folder: ModelFolder, threads: Int?) throws -> Inspector? {
+        guard folder.exists else { return nil }
+        let backbone = try lock.withLock {
+            if let backbone { return backbone }
+            let loaded = try BackboneLocator.load()
+            self.backbone = loaded
+            return loaded
+        }
+        return try Inspector(folder: folder, threads: threads, backbone: backbone)
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import XCTest
+@testable import InspectdDaemon
+
+final class MetricsTests: XCTestCase {
+    func testCountersAndCumulativeHistogram() {
+        let metrics = DaemonMetrics()
+        metrics.recordFrame(product: "bottle", verdict: .ok, latency: 0.08)
+        metrics.recordFrame(product: "bottle", verdict: .ok, latency: 0.4)
+        metrics.recordFrame(product: "bottle", verdict: .ng, latency: 3)
+        metrics.recordRescan()
+        metrics.recordQuarantine()
+        metrics.setQueue(depth: 4, capacity: 256)
+        metrics.setModel("abc\"123")
+        let text = metrics.render()
+        let lines = Set(text.split(separator: "\n").map(String.init))
+        for expected in [
+            "inspectd_frames_total{product=\"bottle\",verdict=\"OK\"} 2",
+            "inspectd_frames_total{product=\"bottle\",verdict=\"NG\"} 1",
+            "inspectd_frame_latency_seconds_bucket{le=\"0.05\"} 0",
+            "inspectd_frame_latency_seconds_bucket{le=\"0.1\"} 1",
+            "inspectd_frame_latency_seconds_bucket{le=\"0.5\"} 2",
+            "inspectd_frame_latency_seconds_bucket{le=\"5.0\"} 3",
+            "inspectd_frame_latency_seconds_bucket{le=\"+Inf\"} 3",
+            "inspectd_frame_latency_seconds_count 3",
+            "inspectd_queue_depth 4",
+            "inspectd_rescans_total 1",
+            "inspectd_quarantined_total 1",
+            "inspectd_training_state{state=\"idle\"} 1",
+            "inspectd_model_info{version=\"abc\\\"123\"} 1",
+        ] {
+            XCTAssertTrue(lines.contains(expected), "missing: \(expected)\n\(text)")
+        }
+        // Every sample belongs to a family declared with HELP and TYPE.
+        let families = Set(lines.filter { $0.hasPrefix("# TYPE ") }.map { $0.split(separator: " ")[2] })
+        for line in lines where !line.hasPrefix("#") {
+            let name = line.prefix { $0 != "{" && $0 != " " }
+            let family = ["_bucket", "_sum", "_count"].reduce(String(name)) { n, s in
+                families.contains(Substring(n)) ? n : (n.hasSuffix(s) ? String(n.dropLast(s.count)) : n)
+            }
+            XCTAssertTrue(families.contains(Substring(family)), "no TYPE for \(line)")
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import XCTest
+@testable import InspectdDaemon
+
+final class SpoolTests: XCTestCase {
+    var root: URL!
+
+    override func setUpWithError() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)")
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: root)
+    }
+
+    func testDeliveryLeavesCompleteFilesInNewAndNothingInTmp() throws {
+        let spool = try Spool(root: root)
+        let picture = [UInt8](repeating: 7, count: 10_000)
+        try spool.deliver(basename: "cam-a-0123", pictures: [("cam-a-0123.heatmap.png", picture)], verdict: Data("{\"x\":1}\n".utf8))
+        let delivered = try FileManager.default.contentsOfDirectory(atPath: spool.incoming.path).sorted()
+        XCTAssertEqual(delivered, ["cam-a-0123.heatmap.png", "cam-a-0123.json"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: spool.staging.path), [])
+        XCTAssertEqual(try [UInt8](Data(contentsOf: spool.incoming.appendingPathComponent("cam-a-0123.heatmap.png"))), picture)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: spool.handled.path))
+    }
+
+    func testBasenameIsStableAndSafe() {
+        let frame = URL(fileURLWithPath: "/cams/line 1/frame #7.png")
+        let a = Spool.basename(camera: "top", frame: frame, sha256: String(repeating: "ab", count: 32))
+        XCTAssertEqual(a, "top-frame__7-abababababab")
+        XCTAssertEqual(a, Spool.basename(camera: "top", frame: frame, sha256: String(repeating: "ab", count: 32)))
+    }
+
+    /// A reader polling `new/` while verdicts are delivered must only ever see whole files.
+    func testConcurrentReaderNeverSeesPartialVerdicts() throws {
+        let spool = try Spool(root: root)
+        let payload = String(repeating: "x", count: 200_000)
+        let done = LockedFlag()
+        let reader = Thread {
+            var seen = Set<String>()
+            var partial = 0
+            while !done.value {
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: spool.incoming.path)) ?? [] where name.hasSuffix(".json") {
+                    guard let data = try? Data(contentsOf: spool.incoming.appendingPathComponent(name)) else { continue }
+                    if (try? JSONSerialization.jsonObject(with: data)) == nil { partial += 1 }
+                    seen.insert(name)
+                }
+            }
+            done.result = (seen.count, partial)
+        }
+        reader.start()
+        for i in 0..<60 {
+            let verdict = try JSONSerialization.data(withJSONObject: ["i": i, "pad": payload])
+            try spool.deliver(basename: "b\(i)", pictures: [], verdict: verdict)
+        }
+        done.value = true
+        while done.result == nil { usleep(1000) }
+        XCTAssertEqual(done.result?.partial, 0, "the reader saw a partial verdict")
+        XCTAssertGreaterThan(done.result?.seen ?? 0, 0)
+    }
+}
+
+final class LockedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _value = false
+    private var _result: (seen: Int, partial: Int)?
+    var value: Bool {
+        get { lock.withLock { _value } }
+        set { lock.withLock { _value = newValue } }
+    }
+    var result: (seen: Int, partial: Int)? {
+        get { lock.withLock { _result } }
+        set { lock.withLock { _result = newValue } }
+    }
+}
