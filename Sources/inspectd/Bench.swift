@@ -90,9 +90,4 @@ struct Bench: ParsableCommand {
             for (key, value) in report.sorted(by: { $0.key < $1.key }) { print("\(key): \(value)") }
         }
     }
-
-    func percentile(_ sorted: [Double], _ q: Double) -> Double {
-        guard !sorted.isEmpty else { return 0 }
-        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * q).rounded()))]
-    }
 }

@@ -5,6 +5,6 @@ struct Inspectd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspectd",
         abstract: "Edge inspection daemon: scores camera frames with a continual diffusion anomaly detector.",
-        subcommands: [Run.self, CheckConfig.self, Train.self, Score.self, Eval.self, Bench.self, BenchEngine.self]
+        subcommands: [Run.self, CheckConfig.self, Train.self, Score.self, Eval.self, Bench.self, BenchEngine.self, BenchDaemon.self]
     )
 }

@@ -38,3 +38,9 @@ func printJSONLine(_ object: [String: Any]) {
 func milliseconds(since start: DispatchTime) -> Double {
     rounded(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6, digits: 2)
 }
+
+/// The `q` quantile of already sorted values (nearest rank); 0 for none.
+func percentile(_ sorted: [Double], _ q: Double) -> Double {
+    guard !sorted.isEmpty else { return 0 }
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * q).rounded()))]
+}

@@ -1,0 +1,154 @@
+import ArgumentParser
+import Foundation
+import InspectdDetector
+import InspectdImage
+import InspectdSystemd
+
+/// End-to-end figures of the daemon as a line runs it: a real `inspectd run` child process on a
+/// temporary configuration, frames copied into its camera folder, verdicts read from its spool.
+struct BenchDaemon: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-daemon",
+        abstract: "Drop frames into a watched folder of a running daemon; report latency from file close to verdict, frames/s and peak RSS.")
+
+    @Option(help: "The model folder.")
+    var model: String
+
+    @Option(help: "Folder of frames (PNG or JPEG) to drop.")
+    var images: String
+
+    @Option(help: "The product the frames show (may be left out when the model knows one product).")
+    var product: String?
+
+    @Option(help: "Frames dropped one at a time, each after the previous verdict (latency).")
+    var paced: Int = 20
+
+    @Option(help: "Frames dropped at once (throughput).")
+    var burst: Int = 40
+
+    @Option(help: "Engine threads for the daemon and the baseline (0: all cores).")
+    var threads: Int = 0
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func run() throws {
+        let modelFolder = ModelFolder(URL(fileURLWithPath: model).standardizedFileURL)
+        let inspector = try Inspector(folder: modelFolder, threads: threads)
+        let productName = try product ?? {
+            guard inspector.products.count == 1 else {
+                throw ValidationError("the model knows \(inspector.products.joined(separator: ", ")): say which with --product")
+            }
+            return inspector.products[0]
+        }()
+        let sources = try ProductImages(product: productName, folder: images, holdoutFraction: 0).all
+        guard !sources.isEmpty else { throw ValidationError("\(images): no PNG or JPEG frames") }
+        func source(_ i: Int) -> String { sources[i % sources.count] }
+
+        // Baseline: what scoring alone costs per frame in this process (decode + score + pictures).
+        var pure: [Double] = []
+        for i in 0..<min(sources.count, 12) + 1 {
+            let t0 = DispatchTime.now()
+            let inspection = try inspector.inspect(try Image(contentsOfFile: source(i)), product: productName)
+            _ = try inspection.pictures().map { try Heatmap.png($0.image) }
+            if i > 0 { pure.append(milliseconds(since: t0)) }  // the first one warms up
+        }
+
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("inspectd-bench-daemon-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let camera = root.appendingPathComponent("camera"), spool = root.appendingPathComponent("spool")
+        try FileManager.default.createDirectory(at: camera, withIntermediateDirectories: true)
+        let config = root.appendingPathComponent("inspectd.toml")
+        try """
+        [daemon]
+        state_dir = "\(root.path)/state"
+        spool_dir = "\(spool.path)"
+        model_dir = "\(modelFolder.url.path)"
+        threads = \(threads)
+
+        [[camera]]
+        name = "bench"
+        folder = "\(camera.path)"
+        product = "\(productName)"
+        """.write(to: config, atomically: true, encoding: .utf8)
+
+        // The bench stands in for systemd: READY=1 on this socket says the daemon is up.
+        let listener = try NotifySocketListener(path: root.appendingPathComponent("notify.sock").path)
+        defer { listener.close() }
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        child.arguments = ["run", "--config", config.path]
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = listener.path
+        environment["INSPECTD_LOG"] = "stderr"
+        child.environment = environment
+        child.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try child.run()
+        defer { if child.isRunning { child.terminate(); child.waitUntilExit() } }
+        guard listener.waitFor("READY=1", timeout: 120) else { throw ValidationError("the daemon did not report READY=1 within 120 s") }
+
+        let spoolNew = spool.appendingPathComponent("new")
+        var dropped = 0
+        /// Copies a frame in (written, then closed: the moment a camera finishes a file).
+        func drop() throws -> DispatchTime {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: source(dropped)))
+            let target = camera.appendingPathComponent(String(format: "frame-%05d.", dropped) + URL(fileURLWithPath: source(dropped)).pathExtension)
+            dropped += 1
+            try bytes.write(to: target)
+            return DispatchTime.now()
+        }
+        func verdictCount() -> Int {
+            ((try? FileManager.default.contentsOfDirectory(atPath: spoolNew.path)) ?? []).filter { $0.hasSuffix(".json") }.count
+        }
+        func waitForVerdicts(_ n: Int) throws {
+            let deadline = DispatchTime.now() + .seconds(600)
+            while verdictCount() < n {
+                guard DispatchTime.now() < deadline else { throw ValidationError("only \(verdictCount()) of \(n) verdicts after 600 s") }
+                usleep(1000)
+            }
+        }
+
+        _ = try drop()  // warm-up: first frame pays for page faults and lazy set-up
+        try waitForVerdicts(1)
+        var latency: [Double] = []
+        for _ in 0..<paced {
+            let closed = try drop()
+            try waitForVerdicts(dropped)
+            latency.append(milliseconds(since: closed))
+        }
+        let burstStart = DispatchTime.now()
+        for _ in 0..<burst { _ = try drop() }
+        try waitForVerdicts(dropped)
+        let burstSeconds = milliseconds(since: burstStart) / 1000
+        let peakRSS = Self.peakResidentKiB(pid: child.processIdentifier)
+        child.terminate()
+        child.waitUntilExit()
+
+        latency.sort()
+        pure.sort()
+        let framesPerSecond = Double(burst) / burstSeconds
+        let pureMs = percentile(pure, 0.5)
+        let report: [String: Any] = [
+            "frames": dropped, "paced": paced, "burst": burst, "product": productName, "threads": threads,
+            "latency_ms_p50": rounded(percentile(latency, 0.5), digits: 1),
+            "latency_ms_p95": rounded(percentile(latency, 0.95), digits: 1),
+            "frames_per_s": rounded(framesPerSecond, digits: 2),
+            "pure_scoring_ms_p50": rounded(pureMs, digits: 1),
+            "overhead_percent": rounded((1000 / framesPerSecond - pureMs) / pureMs * 100, digits: 1),
+            "peak_rss_mib": rounded(Double(peakRSS) / 1024, digits: 1),
+            "exit_status": Int(child.terminationStatus),
+        ]
+        if json {
+            printJSONLine(report)
+        } else {
+            for (key, value) in report.sorted(by: { $0.key < $1.key }) { print("\(key): \(value)") }
+        }
+    }
+
+    /// VmHWM of a live process, KiB.
+    static func peakResidentKiB(pid: Int32) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import InspectdImage
+import XCTest
+@testable import InspectdDaemon
+
+final class DaemonTests: XCTestCase {
+    func testEveryFrameGetsExactlyOneVerdictWhateverWayItArrives() async throws {
+        let harness = try DaemonHarness()
+        defer { harness.cleanUp() }
+        let cam = harness.camera("cam1")
+        try Data(DaemonHarness.frame(bright: false, seed: 1)).write(to: cam.appendingPathComponent("before-start.png"))
+        try await harness.start()
+
+        // Written in place.
+        try Data(DaemonHarness.frame(bright: false, seed: 2)).write(to: cam.appendingPathComponent("in-place.png"))
+        // Written under a temporary name, then renamed in.
+        let temporary = cam.appendingPathComponent(".incoming.png.part")
+        try Data(DaemonHarness.frame(bright: true, seed: 3)).write(to: temporary)
+        try FileManager.default.moveItem(at: temporary, to: cam.appendingPathComponent("renamed.png"))
+        // In a new subfolder, created with its frame at once.
+        let sub = cam.appendingPathComponent("2026/12/01")
+        try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
+        try Data(DaemonHarness.frame(bright: false, seed: 4)).write(to: sub.appendingPathComponent("nested.png"))
+        // Half written, a pause with the file open, then completed.
+        let bytes = try DaemonHarness.frame(bright: false, seed: 5)
+        let handle = try FileHandle(forWritingTo: { () -> URL in
+            let url = cam.appendingPathComponent("slow.png")
+            FileManager.default.createFile(atPath: url.path, contents: nil)
+            return url
+        }())
+        try handle.write(contentsOf: bytes.prefix(bytes.count / 2))
+        try await Task.sleep(for: .milliseconds(600))
+        try handle.write(contentsOf: bytes.dropFirst(bytes.count / 2))
+        try handle.close()
+
+        let verdicts = try await harness.waitForVerdicts(5)
+        try await Task.sleep(for: .milliseconds(800))  // time for any duplicate to show up
+        try await harness.stop()
+
+        let frames = harness.verdicts().map { URL(fileURLWithPath: $0["frame"] as! String).lastPathComponent }.sorted()
+        XCTAssertEqual(frames, ["before-start.png", "in-place.png", "nested.png", "renamed.png", "slow.png"])
+        XCTAssertEqual(verdicts.filter { $0["verdict"] as? String == "ERROR" }.count, 0, "\(verdicts)")
+        let renamed = harness.verdicts().first { ($0["frame"] as! String).hasSuffix("renamed.png") }!
+        XCTAssertEqual(renamed["verdict"] as? String, "NG")
+        XCTAssertEqual(renamed["camera"] as? String, "cam1")
+        XCTAssertEqual(renamed["product"] as? String, "widget")
+        XCTAssertEqual(renamed["model"] as? String, "test-model-1")
+        let outputs = renamed["outputs"] as! [String: String]
+        for name in outputs.values {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: harness.spoolNew.appendingPathComponent(name).path), name)
+        }
+        XCTAssertEqual(Set(outputs.keys), ["heatmap", "mask"])
+    }
+
+    func testCorruptFrameIsQuarantinedWithAnErrorVerdictAndTheDaemonGoesOn() async throws {
+        let harness = try DaemonHarness()
+        defer { harness.cleanUp() }
+        try await harness.start()
+        let cam = harness.camera("cam1")
+        var truncated = try DaemonHarness.frame(bright: false)
+        truncated.removeLast(truncated.count / 2)
+        try Data(truncated).write(to: cam.appendingPathComponent("broken.png"))
+        try Data("not an image".utf8).write(to: cam.appendingPathComponent("text.jpg"))
+        try Data(DaemonHarness.frame(bright: false)).write(to: cam.appendingPathComponent("good.png"))
+        let verdicts = try await harness.waitForVerdicts(3)
+        try await harness.stop()
+
+        let byName = Dictionary(uniqueKeysWithValues: verdicts.map { (URL(fileURLWithPath: $0["frame"] as! String).lastPathComponent, $0) })
+        XCTAssertEqual(byName["good.png"]?["verdict"] as? String, "OK")
+        for name in ["broken.png", "text.jpg"] {
+            let verdict = try XCTUnwrap(byName[name])
+            XCTAssertEqual(verdict["verdict"] as? String, "ERROR")
+            let reason = try XCTUnwrap(verdict["error"] as? String)
+            XCTAssertTrue(reason.contains(name), "the reason names the file: \(reason)")
+            let moved = try XCTUnwrap(verdict["quarantined_to"] as? String)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: moved), moved)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: cam.appendingPathComponent(name).path))
+        }
+        let metrics = try String(contentsOf: harness.root.appendingPathComponent("state/metrics/inspectd.prom"), encoding: .utf8)
+        XCTAssertTrue(metrics.contains("inspectd_quarantined_total 2"), metrics)
+    }
+
+    func testRestartScoresNothingTwiceAndFindsWhatArrivedWhileDown() async throws {
+        let harness = try DaemonHarness()
+        defer { harness.cleanUp() }
+        let cam = harness.camera("cam1")
+        try await harness.start()
+        for i in 0..<3 {
+            try Data(DaemonHarness.frame(bright: false, seed: UInt8(i))).write(to: cam.appendingPathComponent("first-\(i).png"))
+        }
+        _ = try await harness.waitForVerdicts(3)
+        try await harness.stop()
+
+        try Data(DaemonHarness.frame(bright: true, seed: 9)).write(to: cam.appendingPathComponent("while-down.png"))
+        // Same name, new content: a new frame.
+        try Data(DaemonHarness.frame(bright: true, seed: 10)).write(to: cam.appendingPathComponent("first-0.png"))
+        try await harness.start()
+        _ = try await harness.waitForVerdicts(5)
+        try await Task.sleep(for: .milliseconds(800))
+        try await harness.stop()
+        let frames = harness.verdicts().map { URL(fileURLWithPath: $0["frame"] as! String).lastPathComponent }.sorted()
+        XCTAssertEqual(frames, ["first-0.png", "first-0.png", "first-1.png", "first-2.png", "while-down.png"])
+    }
+
+    func testBurstThroughATinyQueueGivesEachFrameOneVerdict() async throws {
+        let harness = try DaemonHarness(daemonExtra: "queue_capacity = 2")
+        defer { harness.cleanUp() }
+        try await harness.start()
+        let cam = harness.camera("cam1")
+        let count = 120
+        for i in 0..<count {
+            try Data(DaemonHarness.frame(bright: i % 10 == 0, seed: UInt8(i % 200))).write(to: cam.appendingPathComponent("burst-\(i).png"))
+        }
+        _ = try await harness.waitForVerdicts(count, timeout: 60)
+        try await Task.sleep(for: .milliseconds(800))
+        try await harness.stop()
+        let frames = harness.verdicts().map { $0["frame"] as! String }
+        XCTAssertEqual(frames.count, count)
+        XCTAssertEqual(Set(frames).count, count)
+    }
+
+    func testArchiveRuleMovesScoredFramesAndKeepsTheirSubfolders() async throws {
+        let archive = FileManager.default.temporaryDirectory.appendingPathComponent("archive-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: archive) }
+        let harness = try DaemonHarness(cameraExtra: "after = \"archive\"\narchive_dir = \"\(archive.path)\"")
+        defer { harness.cleanUp() }
+        try await harness.start()
+        let sub = harness.camera("cam1").appendingPathComponent("lot7")
+        try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
+        try Data(DaemonHarness.frame(bright: false)).write(to: sub.appendingPathComponent("a.png"))
+        _ = try await harness.waitForVerdicts(1)
+        try await Task.sleep(for: .milliseconds(300))
+        try await harness.stop()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: archive.appendingPathComponent("lot7/a.png").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sub.appendingPathComponent("a.png").path))
+    }
+}
