@@ -37,6 +37,9 @@ let package = Package(
         // Anomaly-detection metrics: numbers in, numbers out.
         .target(name: "InspectdMetrics"),
 
+        // The daemon's TOML configuration: parser, model, validation. Foundation only.
+        .target(name: "InspectdConfig"),
+
         .executableTarget(
             name: "inspectd",
             dependencies: [
@@ -55,5 +58,6 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "InspectdDetectorTests", dependencies: ["InspectdDetector", "InspectdFiles", "InspectdTesting"]),
         .testTarget(name: "InspectdMetricsTests", dependencies: ["InspectdMetrics"]),
+        .testTarget(name: "InspectdConfigTests", dependencies: ["InspectdConfig"]),
     ]
 )
