@@ -38,6 +38,8 @@ let package = Package(
         // Anomaly-detection metrics: numbers in, numbers out.
         .target(name: "InspectdMetrics"),
 
+        // The daemon's TOML configuration: parser, model, validation. Foundation only.
+        .target(name: "InspectdConfig"),
         // The service: configuration, watching, scoring loop, spool, journal, systemd, metrics.
         // It asks the detector for verdicts and pictures and never sees a tensor.
         .target(name: "InspectdDaemon", dependencies: [
@@ -67,6 +69,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "InspectdDetectorTests", dependencies: ["InspectdDetector", "InspectdFiles", "InspectdTesting"]),
         .testTarget(name: "InspectdMetricsTests", dependencies: ["InspectdMetrics"]),
+        .testTarget(name: "InspectdConfigTests", dependencies: ["InspectdConfig"]),
         .testTarget(name: "InspectdDaemonTests", dependencies: [
             "InspectdDaemon", "InspectdConfig", "InspectdSystemd", "InspectdWatch", "InspectdImage", "InspectdTesting",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
