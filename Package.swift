@@ -37,6 +37,9 @@ let package = Package(
         // Anomaly-detection metrics: numbers in, numbers out.
         .target(name: "InspectdMetrics"),
 
+        // Camera folders -> frame queue (inotify or polling), and the durable record of processed frames.
+        .target(name: "InspectdWatch", dependencies: ["InspectdFiles"]),
+
         .executableTarget(
             name: "inspectd",
             dependencies: [
@@ -55,5 +58,6 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "InspectdDetectorTests", dependencies: ["InspectdDetector", "InspectdFiles", "InspectdTesting"]),
         .testTarget(name: "InspectdMetricsTests", dependencies: ["InspectdMetrics"]),
+        .testTarget(name: "InspectdWatchTests", dependencies: ["InspectdWatch", "InspectdFiles"]),
     ]
 )
