@@ -15,7 +15,7 @@ import Glibc
 ///
 /// On disk: an append-only log, one record per line, fsynced line by line; superseded and
 /// forgotten lines are dropped by rewriting the log through `AtomicFile` once they outnumber the
-/// live records. The format, after a `inspectd-frame-index 1` header line:
+/// live records. The format, after an `inspectd-frame-index 1` header line:
 ///
 ///     +<TAB>sha256<TAB>size<TAB>mtime seconds<TAB>path      (the path's latest record)
 ///     -<TAB>path                                            (the path is forgotten)
@@ -109,6 +109,7 @@ public final class FrameIndex: Sendable {
         }
         let record = Record(sha256: sha256, size: stamp.size, mtime: stamp.mtime)
         try state.withLock { s in
+            guard s.records[path] != record else { return }
             try append(Self.line(path: path, record: record), to: s.descriptor)
             s.records[path] = record
             s.lines += 1

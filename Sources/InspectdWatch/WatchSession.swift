@@ -215,7 +215,11 @@ final class WatchSession {
             ? IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF
             : IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF
         let wd = inotify_add_watch(inotify, folder, UInt32(events | IN_ONLYDIR | IN_EXCL_UNLINK))
-        if wd >= 0 {
+        if wd >= 0, let owner = watches[wd], owner.camera != i {
+            // One inotify watch per folder: a second camera would steal the first one's events.
+            report(.watchFailed(folder: folder, reason: "already watched for camera \(cameras[owner.camera].spec.name)"))
+            return true
+        } else if wd >= 0 {
             watches[wd] = Watch(camera: i, path: folder)
             seen.insert(wd)
         } else if errno == ENOENT || errno == ENOTDIR {

@@ -42,6 +42,9 @@ import Testing
         try index.record(path: "/cam/a.png", sha256: shaB, stamp: stamp)
         #expect(index.contains(path: "/cam/a.png", sha256: shaB))
         #expect(index.count == 1)
+        // Recording the same frame again writes nothing.
+        try index.record(path: "/cam/a.png", sha256: shaB, stamp: stamp)
+        #expect(try lines(index.file).count == 3)
     }
 
     @Test func aTornLastLineIsDroppedAndTheNextRecordIsClean() throws {

@@ -143,4 +143,15 @@ import Glibc
         let cameras = Dictionary(run.arrivals.map { ($0.url.lastPathComponent, $0.camera) }, uniquingKeysWith: { a, _ in a })
         #expect(cameras == ["l.png": "left", "r.png": "right"])
     }
+
+    @Test func aFolderClaimedByTwoCamerasIsReportedNotStolen() async throws {
+        let folder = try TemporaryFolder()
+        let run = WatchRun(cameras: [camera(folder.url, name: "first"), camera(folder.url, name: "second")])
+        #expect(await run.started())
+        #expect(run.events.contains(.watchFailed(folder: folder.url.path, reason: "already watched for camera first")))
+        try folder.write("f.png")
+        #expect(await eventually { run.arrivals(named: "f.png") == 1 })
+        await run.stop()
+        #expect(run.arrivals.map(\.camera) == ["first"])
+    }
 }

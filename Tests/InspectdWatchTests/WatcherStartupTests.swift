@@ -12,15 +12,18 @@ import Glibc
         let folder = try TemporaryFolder()
         try folder.writeOld("old.png")
         try folder.writeOld("sub/old-nested.png")
-        try folder.write("young.png")
+        let young = try folder.write("young.png")
+        // The young file's modification time on the continuous clock of `seenAt`.
+        let mtime = try #require(FileStamp(path: young.path)).mtime
+        let (now, date) = (ContinuousClock.now, Date())
+        let written = now - .milliseconds(Int64(date.timeIntervalSince(mtime) * 1000))
         let settle = Duration.milliseconds(800)
-        let start = ContinuousClock.now
         let run = WatchRun(cameras: [camera(folder.url)], settle: settle)
         #expect(await eventually { run.arrivals(named: "old.png") == 1 && run.arrivals(named: "old-nested.png") == 1 })
         #expect(await eventually { run.arrivals(named: "young.png") == 1 })
-        let young = try #require(run.arrivals.first { $0.url.lastPathComponent == "young.png" })
-        // The young file closed before the watch existed: no event comes, the settle check takes it.
-        #expect(start.duration(to: young.seenAt) >= .milliseconds(500))
+        let arrival = try #require(run.arrivals.first { $0.url.lastPathComponent == "young.png" })
+        // It was closed before the watch existed: no event comes, the settle check takes it.
+        #expect(arrival.seenAt >= written + settle - .milliseconds(50))
         try folder.write("sentinel.png")
         #expect(await eventually { run.arrivals(named: "sentinel.png") == 1 })
         await run.stop()
@@ -36,7 +39,7 @@ import Glibc
         let chunk = [UInt8](repeating: 3, count: 2000)
         _ = chunk.withUnsafeBytes { write(descriptor, $0.baseAddress!, $0.count) }
 
-        let settle = Duration.milliseconds(700)
+        let settle = Duration.milliseconds(1200)
         let run = WatchRun(cameras: [camera(folder.url)], settle: settle)
         // The listing is done once the old marker arrived; the open file is settling now.
         #expect(await eventually { run.arrivals(named: "marker.png") == 1 })
