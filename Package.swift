@@ -38,6 +38,8 @@ let package = Package(
         // Anomaly-detection metrics: numbers in, numbers out.
         .target(name: "InspectdMetrics"),
 
+        // Camera folders -> frame queue (inotify or polling), and the durable record of processed frames.
+        .target(name: "InspectdWatch", dependencies: ["InspectdFiles"]),
         // The daemon's TOML configuration: parser, model, validation. Foundation only.
         .target(name: "InspectdConfig"),
         // The service: configuration, watching, scoring loop, spool, journal, systemd, metrics.
@@ -69,6 +71,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "InspectdDetectorTests", dependencies: ["InspectdDetector", "InspectdFiles", "InspectdTesting"]),
         .testTarget(name: "InspectdMetricsTests", dependencies: ["InspectdMetrics"]),
+        .testTarget(name: "InspectdWatchTests", dependencies: ["InspectdWatch", "InspectdFiles"]),
         .testTarget(name: "InspectdConfigTests", dependencies: ["InspectdConfig"]),
         .testTarget(name: "InspectdDaemonTests", dependencies: [
             "InspectdDaemon", "InspectdConfig", "InspectdSystemd", "InspectdWatch", "InspectdImage", "InspectdTesting",

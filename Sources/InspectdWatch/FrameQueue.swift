@@ -1,0 +1,167 @@
+import Foundation
+import Synchronization
+
+/// Frames on their way from the watcher (and anyone else who finds one) to the daemon's single
+/// consumer.
+///
+/// Bounded on purpose: when the consumer falls behind, `push` suspends, the watcher stops reading
+/// inotify, and the kernel queue takes the pressure; if that overflows, the watcher rescans and
+/// finds what the dropped events would have named. An unbounded queue would instead grow until
+/// the daemon runs out of memory during a burst.
+public final class FrameQueue: Sendable {
+    /// How many frames may wait in the queue before `push` suspends.
+    public let capacity: Int
+
+    private let state: Mutex<State>
+
+    public init(capacity: Int) {
+        precondition(capacity >= 1, "FrameQueue capacity must be at least 1, got \(capacity)")
+        self.capacity = capacity
+        state = Mutex(State(capacity: capacity))
+    }
+
+    /// Frames waiting for the consumer now.
+    public var depth: Int { state.withLock { $0.count } }
+
+    /// Queues `frame`, suspending while the queue is full. Returns whether the frame was queued:
+    /// false when a frame with the same URL is already waiting (the consumer will read the file once
+    /// anyway), after `finish()`, or when the calling task was cancelled while it waited.
+    @discardableResult
+    public func push(_ frame: FrameArrival) async -> Bool {
+        let id = state.withLock { $0.makeID() }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let handOff = state.withLock { s -> CheckedContinuation<FrameArrival?, Never>? in
+                    if s.finished || Task.isCancelled || s.waiting.contains(frame.url) {
+                        continuation.resume(returning: false)
+                        return nil
+                    }
+                    if let consumer = s.consumer {
+                        // The consumer waits only on an empty buffer: give it the frame directly.
+                        s.consumer = nil
+                        continuation.resume(returning: true)
+                        return consumer.continuation
+                    }
+                    s.waiting.insert(frame.url)
+                    if s.count < s.capacity {
+                        s.append(frame)
+                        continuation.resume(returning: true)
+                    } else {
+                        s.producers.append(Producer(id: id, frame: frame, continuation: continuation))
+                    }
+                    return nil
+                }
+                handOff?.resume(returning: frame)
+            }
+        } onCancel: {
+            let cancelled = state.withLock { s -> CheckedContinuation<Bool, Never>? in
+                guard let index = s.producers.firstIndex(where: { $0.id == id }) else { return nil }
+                let producer = s.producers.remove(at: index)
+                s.waiting.remove(producer.frame.url)
+                return producer.continuation
+            }
+            cancelled?.resume(returning: false)
+        }
+    }
+
+    /// The next frame, suspending while the queue is empty; nil once the queue is finished and
+    /// drained, or when the calling task is cancelled while it waits. One consumer only.
+    public func next() async -> FrameArrival? {
+        let id = state.withLock { $0.makeID() }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<FrameArrival?, Never>) in
+                let released = state.withLock { s -> CheckedContinuation<Bool, Never>? in
+                    if let frame = s.removeFirst() {
+                        s.waiting.remove(frame.url)
+                        continuation.resume(returning: frame)
+                        guard !s.producers.isEmpty else { return nil }
+                        // The freed slot goes to the longest-waiting producer; its URL stays in `waiting`.
+                        let producer = s.producers.removeFirst()
+                        s.append(producer.frame)
+                        return producer.continuation
+                    }
+                    if s.finished || Task.isCancelled {
+                        continuation.resume(returning: nil)
+                        return nil
+                    }
+                    precondition(s.consumer == nil, "FrameQueue.next() called by two consumers at once")
+                    s.consumer = Consumer(id: id, continuation: continuation)
+                    return nil
+                }
+                released?.resume(returning: true)
+            }
+        } onCancel: {
+            let cancelled = state.withLock { s -> CheckedContinuation<FrameArrival?, Never>? in
+                guard let consumer = s.consumer, consumer.id == id else { return nil }
+                s.consumer = nil
+                return consumer.continuation
+            }
+            cancelled?.resume(returning: nil)
+        }
+    }
+
+    /// No more frames will be pushed: the consumer drains what is queued, then gets nil. Producers
+    /// still waiting for room get false.
+    public func finish() {
+        let (consumer, producers) = state.withLock { s -> (CheckedContinuation<FrameArrival?, Never>?, [Producer]) in
+            s.finished = true
+            let consumer = s.consumer
+            s.consumer = nil
+            let producers = s.producers
+            s.producers = []
+            for producer in producers { s.waiting.remove(producer.frame.url) }
+            return (consumer?.continuation, producers)
+        }
+        consumer?.resume(returning: nil)
+        for producer in producers { producer.continuation.resume(returning: false) }
+    }
+
+    private struct Producer {
+        let id: UInt64
+        let frame: FrameArrival
+        let continuation: CheckedContinuation<Bool, Never>
+    }
+
+    private struct Consumer {
+        let id: UInt64
+        let continuation: CheckedContinuation<FrameArrival?, Never>
+    }
+
+    private struct State {
+        let capacity: Int
+        /// Ring buffer of `capacity` slots.
+        var slots: [FrameArrival?]
+        var head = 0
+        var count = 0
+        /// URLs in the buffer or held by a suspended producer: the duplicates `push` refuses.
+        var waiting: Set<URL> = []
+        var producers: [Producer] = []
+        var consumer: Consumer?
+        var finished = false
+        var lastID: UInt64 = 0
+
+        init(capacity: Int) {
+            self.capacity = capacity
+            slots = Array(repeating: nil, count: capacity)
+        }
+
+        mutating func makeID() -> UInt64 {
+            lastID += 1
+            return lastID
+        }
+
+        mutating func append(_ frame: FrameArrival) {
+            slots[(head + count) % capacity] = frame
+            count += 1
+        }
+
+        mutating func removeFirst() -> FrameArrival? {
+            guard count > 0 else { return nil }
+            let frame = slots[head]
+            slots[head] = nil
+            head = (head + 1) % capacity
+            count -= 1
+            return frame
+        }
+    }
+}

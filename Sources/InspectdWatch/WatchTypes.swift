@@ -1,0 +1,119 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One camera's drop folder.
+public struct WatchedCamera: Sendable, Hashable {
+    public var name: String
+    public var folder: URL
+    /// Whether frames in subfolders (at any depth) count; cameras often write one folder per day.
+    public var recursive: Bool
+    /// File extensions of frames; compared case-insensitively, a leading dot is ignored.
+    public var extensions: Set<String> {
+        didSet { extensions = Self.normalized(extensions) }
+    }
+    /// nil: inotify. Otherwise the folder is listed at this interval, for network shares where
+    /// inotify sees nothing of what other machines write.
+    public var pollInterval: Duration?
+
+    public init(name: String, folder: URL, recursive: Bool = true, extensions: Set<String> = ["png", "jpg", "jpeg"],
+                pollInterval: Duration? = nil) {
+        self.name = name
+        self.folder = folder
+        self.recursive = recursive
+        self.extensions = Self.normalized(extensions)
+        self.pollInterval = pollInterval
+    }
+
+    /// Whether a file of this name can be a finished frame of this camera. Writers that stage a
+    /// frame under a temporary name and rename it into place use these names; taking such a file
+    /// would read it before it is complete, or read a name that is gone a moment later.
+    public func acceptsFileName(_ name: String) -> Bool {
+        if name.hasPrefix(".") || name.hasSuffix("~") { return false }
+        let lower = name.lowercased()
+        for suffix in [".tmp", ".part", ".partial", ".crdownload", ".swp"] where lower.hasSuffix(suffix) {
+            return false
+        }
+        guard let dot = lower.lastIndex(of: ".") else { return false }
+        let ext = lower[lower.index(after: dot)...]
+        return extensions.contains(String(ext))
+    }
+
+    private static func normalized(_ extensions: Set<String>) -> Set<String> {
+        Set(extensions.map { String($0.lowercased().drop(while: { $0 == "." })) })
+    }
+}
+
+/// A file the watcher believes is a complete new (or rewritten) frame.
+public struct FrameArrival: Sendable, Hashable {
+    public var camera: String
+    public var url: URL
+    /// First path component under the camera folder; nil for a frame at its top level.
+    public var subfolder: String?
+    /// When the close or move event (or the scan) saw it.
+    public var seenAt: ContinuousClock.Instant
+
+    public init(camera: String, url: URL, subfolder: String?, seenAt: ContinuousClock.Instant) {
+        self.camera = camera
+        self.url = url
+        self.subfolder = subfolder
+        self.seenAt = seenAt
+    }
+}
+
+/// What the watcher reports besides frames, for the log and the metrics.
+public enum WatchEvent: Sendable, Hashable {
+    /// The start-up listing is done: from here on new frames come from events (and polls). Frames
+    /// the listing found younger than the settle time may still follow.
+    case started(watchedFolders: Int)
+    /// Every camera folder is being listed again: after an inotify queue overflow (events were
+    /// lost) or on request (SIGHUP).
+    case rescan(reason: String)
+    /// A folder could not be watched (for example the inotify watch limit was reached); frames
+    /// that land there are found only by the next rescan.
+    case watchFailed(folder: String, reason: String)
+    /// A camera folder does not exist (or is not a folder); it is checked again periodically.
+    case folderMissing(String)
+    /// A camera folder that was missing now exists and is watched.
+    case folderAppeared(String)
+    /// A watched camera folder was deleted or moved away; it is waited for like a missing one.
+    case folderRemoved(String)
+}
+
+/// Size and modification time of a file: what tells, without reading it, whether a file changed.
+public struct FileStamp: Sendable, Hashable {
+    public var size: Int64
+    public var mtime: Date
+
+    public init(size: Int64, mtime: Date) {
+        self.size = size
+        self.mtime = mtime
+    }
+
+    /// The stamp of the regular file at `path` (symlinks followed); nil when there is none.
+    public init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+        self.init(info)
+    }
+
+    init(_ info: stat) {
+        size = Int64(info.st_size)
+        mtime = Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
+    }
+}
+
+/// A file or folder the watch module could not use; names it and says why.
+public struct WatchFailure: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let reason: String
+    public var description: String { "\(path): \(reason)" }
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+}
+
+func systemError(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
