@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.12.0"),
     ],
     targets: [
         // System libraries, found through pkg-config.
@@ -38,6 +39,8 @@ let package = Package(
         // Anomaly-detection metrics: numbers in, numbers out.
         .target(name: "InspectdMetrics"),
 
+        // systemd integration for the daemon: sd_notify, journald logging, message ids.
+        .target(name: "InspectdSystemd", dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]),
         // Camera folders -> frame queue (inotify or polling), and the durable record of processed frames.
         .target(name: "InspectdWatch", dependencies: ["InspectdFiles"]),
         // The daemon's TOML configuration: parser, model, validation. Foundation only.
@@ -71,6 +74,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "InspectdDetectorTests", dependencies: ["InspectdDetector", "InspectdFiles", "InspectdTesting"]),
         .testTarget(name: "InspectdMetricsTests", dependencies: ["InspectdMetrics"]),
+        .testTarget(name: "InspectdSystemdTests", dependencies: ["InspectdSystemd", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "InspectdWatchTests", dependencies: ["InspectdWatch", "InspectdFiles"]),
         .testTarget(name: "InspectdConfigTests", dependencies: ["InspectdConfig"]),
         .testTarget(name: "InspectdDaemonTests", dependencies: [
