@@ -18,6 +18,11 @@ public enum AtomicFile {
         public let path: String
         public let reason: String
         public var description: String { "\(path): \(reason)" }
+
+        public init(path: String, reason: String) {
+            self.path = path
+            self.reason = reason
+        }
     }
 
     /// Sink handed to the producer; each call appends bytes to the temporary file.

@@ -74,12 +74,11 @@ struct BenchDaemon: ParsableCommand {
 
         // The bench stands in for systemd: READY=1 on this socket says the daemon is up.
         let listener = try NotifySocketListener(path: root.appendingPathComponent("notify.sock").path)
-        defer { listener.close() }
         let child = Process()
         child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
         child.arguments = ["run", "--config", config.path]
         var environment = ProcessInfo.processInfo.environment
-        environment["NOTIFY_SOCKET"] = listener.path
+        environment["NOTIFY_SOCKET"] = listener.notifySocket
         environment["INSPECTD_LOG"] = "stderr"
         child.environment = environment
         child.standardError = FileHandle(forWritingAtPath: "/dev/null")

@@ -21,7 +21,7 @@ struct Run: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        InspectdLogging.bootstrap(identifier: "inspectd", level: Logger.Level(rawValue: settings.daemon.logLevel) ?? .info)
+        try InspectdLogging.bootstrap(identifier: "inspectd", level: Logger.Level(rawValue: settings.daemon.logLevel) ?? .info)
         let logger = Logger(label: "inspectd")
         let loader = InspectorLoader()
         let daemon = try InspectionDaemon(configFile: config, logger: logger) { configuration in

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import InspectdSystemd
 import XCTest
 
 /// The daemon's side of the sd_notify protocol, seen from a datagram socket standing in for
@@ -8,11 +9,10 @@ final class NotifyTests: XCTestCase {
     func testReadyStatusWatchdogAndStoppingArriveInOrder() async throws {
         let harness = try DaemonHarness()
         defer { harness.cleanUp() }
-        let socket = try DatagramSocket(path: harness.root.appendingPathComponent("notify.sock").path)
-        defer { socket.close() }
+        let socket = try NotifySocketListener(path: harness.root.appendingPathComponent("notify.sock").path)
 
         try await harness.start(environment: [
-            "NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "600000", "WATCHDOG_PID": "\(getpid())",
+            "NOTIFY_SOCKET": socket.notifySocket, "WATCHDOG_USEC": "600000", "WATCHDOG_PID": "\(getpid())",
         ])
         try Data(DaemonHarness.frame(bright: false)).write(to: harness.camera("cam1").appendingPathComponent("a.png"))
         _ = try await harness.waitForVerdicts(1)
@@ -32,41 +32,3 @@ final class NotifyTests: XCTestCase {
     }
 }
 
-/// A bound AF_UNIX datagram socket that collects what is sent to it.
-final class DatagramSocket: @unchecked Sendable {
-    let path: String
-    private let descriptor: Int32
-
-    init(path: String) throws {
-        self.path = path
-        descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        guard descriptor >= 0 else { throw POSIXError(.init(rawValue: errno)!) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            let bytes = Array(path.utf8.prefix(raw.count - 1)) + [0]
-            raw.copyBytes(from: bytes)
-        }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard result == 0 else { throw POSIXError(.init(rawValue: errno)!) }
-    }
-
-    /// Every datagram received so far, oldest first.
-    func drain() -> [String] {
-        var messages: [String] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = recv(descriptor, &buffer, buffer.count, Int32(MSG_DONTWAIT))
-            guard n > 0 else { break }
-            messages.append(String(decoding: buffer[..<n], as: UTF8.self))
-        }
-        return messages
-    }
-
-    func close() {
-        Glibc.close(descriptor)
-        unlink(path)
-    }
-}

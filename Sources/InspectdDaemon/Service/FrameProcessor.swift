@@ -1,5 +1,6 @@
 import Foundation
 import InspectdConfig
+import InspectdDetector
 import InspectdFiles
 import InspectdImage
 import InspectdSystemd
@@ -29,10 +30,9 @@ struct FrameProcessor: Sendable {
     func process(_ arrival: FrameArrival) -> Outcome {
         let path = arrival.url.path
         guard let camera = configuration.cameras.first(where: { $0.name == arrival.camera }) else { return .skipped }
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              let size = (attributes[.size] as? NSNumber)?.int64Value,
-              let modified = attributes[.modificationDate] as? Date else { return .skipped }
-        if let last = index.lastRecord(path: path), last.size == size, last.mtime == modified { return .skipped }
+        guard let stamp = FileStamp(path: path) else { return .skipped }  // gone before its turn
+        // A rescan offers every file again; unchanged ones are known by size and mtime, unhashed.
+        if index.knownHash(path: path, stamp: stamp) != nil { return .skipped }
 
         let decodeStart = ContinuousClock.now
         let bytes: [UInt8]
@@ -41,16 +41,18 @@ struct FrameProcessor: Sendable {
         } catch {
             // Unreadable now (permissions, a share that went away): leave it for the next scan.
             logger.error("cannot read frame \(path): \(error.localizedDescription)", metadata: [
-                "MESSAGE_ID": "\(JournalMessageID.frameError)", JournalField.file: "\(path)", JournalField.camera: "\(camera.name)"])
+                "MESSAGE_ID": "\(JournalMessageID.frameError.id)", JournalField.file: "\(path)", JournalField.camera: "\(camera.name)"])
             return .skipped
         }
         let sha256 = SHA256.hex(bytes)
+        // Rewritten while being read: its close event brings it again, whole.
+        guard FileStamp(path: path) == stamp else { return .skipped }
         if index.contains(path: path, sha256: sha256) { return .skipped }
 
         var verdict = Verdict(frame: path, sha256: sha256, camera: camera.name, product: nil, model: scorer?.version,
                               rawScore: nil, normalisedScore: nil, threshold: nil, normalisedThreshold: nil,
                               verdict: .error, error: nil, quarantinedTo: nil, outputs: [:],
-                              frameModified: Verdict.timestamp(modified), decidedAt: "",
+                              frameModified: Verdict.timestamp(stamp.mtime), decidedAt: "",
                               timings: .init(totalMs: 0, queueMs: milliseconds(arrival.seenAt, decodeStart),
                                              decodeMs: 0, scoreMs: 0, picturesMs: 0))
         let basename = Spool.basename(camera: camera.name, frame: arrival.url, sha256: sha256)
@@ -59,7 +61,7 @@ struct FrameProcessor: Sendable {
 
         switch productName(for: arrival, camera: camera) {
         case .failure(let reason):
-            verdict.error = reason
+            verdict.error = reason.description
         case .success(let product):
             verdict.product = product
             let image: Image
@@ -79,7 +81,7 @@ struct FrameProcessor: Sendable {
             guard let scorer else { return .waitingForModel }
             let scoreStart = ContinuousClock.now
             do {
-                let normalisedThreshold = Float(configuration.products[product]?.threshold ?? 0.5)
+                let normalisedThreshold = Float(configuration.settings(forProduct: product).threshold)
                 let score = try scorer.score(image, product: product, normalisedThreshold: normalisedThreshold)
                 verdict.rawScore = Double(score.raw)
                 verdict.normalisedScore = Double(score.normalised)
@@ -112,7 +114,7 @@ struct FrameProcessor: Sendable {
             return .skipped
         }
         do {
-            try index.record(path: path, sha256: sha256, size: size, mtime: modified)
+            try index.record(path: path, sha256: sha256, stamp: stamp)
         } catch {
             logger.error("cannot record \(path) in the frame index (it may be scored again after a restart): \(error)")
         }
@@ -147,14 +149,14 @@ struct FrameProcessor: Sendable {
         if let heatmap = verdict.outputs["overlay"] { fields[JournalField.heatmap] = "\(spool.incoming.appendingPathComponent(heatmap).path)" }
         switch verdict.verdict {
         case .ng:
-            fields["MESSAGE_ID"] = "\(JournalMessageID.ngVerdict)"
+            fields["MESSAGE_ID"] = "\(JournalMessageID.ngVerdict.id)"
             logger.warning("NG: \(verdict.product ?? "?") frame \(verdict.frame) scored \(verdict.normalisedScore ?? 0) (threshold \(verdict.normalisedThreshold ?? 0.5))",
                            metadata: fields)
         case .error:
-            fields["MESSAGE_ID"] = "\(JournalMessageID.frameError)"
+            fields["MESSAGE_ID"] = "\(JournalMessageID.frameError.id)"
             fields[JournalField.reason] = "\(verdict.error ?? "")"
-            logger.error("frame \(verdict.frame) could not be scored: \(verdict.error ?? "")"
-                + (verdict.quarantinedTo.map { "; moved to \($0)" } ?? ""), metadata: fields)
+            let moved = verdict.quarantinedTo.map { "; moved to \($0)" } ?? ""
+            logger.error("frame \(verdict.frame) could not be scored: \(verdict.error ?? "")\(moved)", metadata: fields)
         case .ok:
             logger.debug("OK: \(verdict.frame) scored \(verdict.normalisedScore ?? 0)", metadata: fields)
         }
@@ -167,7 +169,8 @@ struct FrameProcessor: Sendable {
             case .leave: return
             case .delete: try FileManager.default.removeItem(at: arrival.url)
             case .archive(let directory):
-                let relative = arrival.url.path.dropFirst(camera.folder.count).drop { $0 == "/" }
+                let folder = URL(fileURLWithPath: camera.folder).standardizedFileURL.path
+                let relative = arrival.url.standardizedFileURL.path.dropFirst(folder.count).drop { $0 == "/" }
                 let target = URL(fileURLWithPath: directory).appendingPathComponent(String(relative))
                 try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try? FileManager.default.removeItem(at: target)

@@ -56,9 +56,9 @@ public actor InspectionDaemon: Service {
         loadModel()
         startWatcher()
         await waitForInitialScan()
-        notifier.ready(status: statusLine())
+        notify { try $0.ready(status: statusLine()) }
         logger.info("inspectd ready: \(configuration.cameras.count) camera(s), configuration from \(configuration.files.joined(separator: ", "))",
-                    metadata: ["MESSAGE_ID": "\(JournalMessageID.daemonStarted)"])
+                    metadata: ["MESSAGE_ID": "\(JournalMessageID.daemonStarted.id)"])
 
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
@@ -73,7 +73,7 @@ public actor InspectionDaemon: Service {
             Task { await self.beginShutdown() }
         }
         writeMetrics()
-        logger.info("inspectd stopped after \(metrics.totalFrames) frame(s)", metadata: ["MESSAGE_ID": "\(JournalMessageID.daemonStopping)"])
+        logger.info("inspectd stopped after \(metrics.totalFrames) frame(s)", metadata: ["MESSAGE_ID": "\(JournalMessageID.daemonStopping.id)"])
     }
 
     // MARK: - Scoring
@@ -116,7 +116,7 @@ public actor InspectionDaemon: Service {
     }
 
     func beginShutdown() {
-        notifier.stopping()
+        notify { try $0.stopping() }
         logger.info("stopping: finishing the frame in flight")
         watcherTask?.cancel()
         queue.finish()
@@ -130,11 +130,14 @@ public actor InspectionDaemon: Service {
                           recursive: camera.recursive, extensions: Set(camera.extensions), pollInterval: camera.pollInterval)
         }
         let logger = logger, metrics = metrics
-        let watcher = FrameWatcher(cameras: cameras, queue: queue) { event in
+        let watcher = FrameWatcher(cameras: cameras, queue: queue) { [weak self] event in
             switch event {
+            case .started(let folders):
+                logger.info("watching \(folders) folder(s); start-up scan done")
+                Task { await self?.initialScanDone() }
             case .rescan(let reason):
                 metrics.recordRescan()
-                logger.notice("rescanning every camera folder: \(reason)", metadata: ["MESSAGE_ID": "\(JournalMessageID.rescan)"])
+                logger.notice("rescanning every camera folder: \(reason)", metadata: ["MESSAGE_ID": "\(JournalMessageID.rescan.id)"])
             case .watchFailed(let folder, let reason):
                 logger.error("cannot watch \(folder): \(reason)")
             default:
@@ -147,8 +150,19 @@ public actor InspectionDaemon: Service {
         }
     }
 
+    var initialScanFinished = false
+    var initialScanWaiters: [CheckedContinuation<Void, Never>] = []
+
+    func initialScanDone() {
+        initialScanFinished = true
+        initialScanWaiters.forEach { $0.resume() }
+        initialScanWaiters = []
+    }
+
+    /// READY=1 waits for this: the frames already in the folders are queued by then.
     func waitForInitialScan() async {
-        await watcher?.initialScanFinished()
+        if initialScanFinished || configuration.cameras.isEmpty { return }
+        await withCheckedContinuation { initialScanWaiters.append($0) }
     }
 
     // MARK: - Model
@@ -158,7 +172,7 @@ public actor InspectionDaemon: Service {
             let loaded = try loadScorer(configuration)
             if let loaded, loaded.version != scorer?.version {
                 logger.notice("model \(loaded.version) loaded from \(configuration.daemon.modelDirectory): products \(loaded.products.joined(separator: ", "))",
-                              metadata: ["MESSAGE_ID": "\(JournalMessageID.modelLoaded)", JournalField.model: "\(loaded.version)"])
+                              metadata: ["MESSAGE_ID": "\(JournalMessageID.modelLoaded.id)", JournalField.model: "\(loaded.version)"])
                 reportedNoModel = false
                 scorer = loaded
                 metrics.setModel(loaded.version)
@@ -178,11 +192,11 @@ public actor InspectionDaemon: Service {
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
             metrics.setQueue(depth: queue.depth, capacity: queue.capacity)
-            notifier.status(statusLine())
+            notify { try $0.status(statusLine()) }
             writeMetrics()
             // Progress, not liveness: a scoring loop stuck on one frame for the whole watchdog
             // period stops the pings, and systemd restarts the daemon.
-            if let watchdog, busySince.map({ ContinuousClock.now - $0 < watchdog }) ?? true { notifier.watchdog() }
+            if let watchdog, busySince.map({ ContinuousClock.now - $0 < watchdog }) ?? true { notify { try $0.watchdog() } }
             sinceModelCheck += interval
             if scorer == nil && sinceModelCheck >= .seconds(10) {
                 sinceModelCheck = .zero
@@ -218,7 +232,7 @@ public actor InspectionDaemon: Service {
 
     /// SIGHUP: read the configuration again; a bad one is reported and the running one kept.
     func reload() {
-        notifier.reloading()
+        notify { try $0.reloading() }
         do {
             let fresh = try Configuration.load(mainFile: configFile, dropInDirectory: dropInDirectory)
             try Self.createFolders(fresh)
@@ -230,11 +244,17 @@ public actor InspectionDaemon: Service {
             }
             loadModel()
             logger.notice("configuration reloaded from \(fresh.files.joined(separator: ", "))",
-                          metadata: ["MESSAGE_ID": "\(JournalMessageID.configurationReloaded)"])
+                          metadata: ["MESSAGE_ID": "\(JournalMessageID.configurationReloaded.id)"])
         } catch {
             logger.error("configuration not reloaded, the running one stays: \(error)")
         }
-        notifier.ready(status: statusLine())
+        notify { try $0.ready(status: statusLine()) }
+    }
+
+    /// systemd must not be able to stop the daemon by being unreachable: a failed notification
+    /// is logged and the work goes on.
+    func notify(_ send: (ServiceNotifier) throws -> Void) {
+        do { try send(notifier) } catch { logger.warning("cannot notify systemd: \(error)") }
     }
 
     func statusLine() -> String {

@@ -96,12 +96,12 @@ public final class InspectorLoader: @unchecked Sendable {
     /// The model in `folder`, or nil when none has been trained there yet.
     public func load(folder: ModelFolder, threads: Int?) throws -> Inspector? {
         guard folder.exists else { return nil }
-        let backbone = try lock.withLock {
+        let shared = try lock.withLock {
             if let backbone { return backbone }
             let loaded = try BackboneLocator.load()
-            self.backbone = loaded
+            backbone = loaded
             return loaded
         }
-        return try Inspector(folder: folder, threads: threads, backbone: backbone)
+        return try Inspector(folder: folder, threads: threads, backbone: shared)
     }
 }
