@@ -113,7 +113,9 @@ public final class ServiceNotifier: Sendable {
         let sent = Array(message.utf8).withUnsafeBytes { bytes in
             withUnsafePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(descriptor, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL), $0, length)
+                    // Never wait on the manager: a full queue must not stall scoring. The message is
+                    // lost and reported; the next status or watchdog tick sends a fresh one.
+                    sendto(descriptor, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), $0, length)
                 }
             }
         }

@@ -10,6 +10,14 @@ final class NotifyTests: XCTestCase {
         let harness = try DaemonHarness()
         defer { harness.cleanUp() }
         let socket = try NotifySocketListener(path: harness.root.appendingPathComponent("notify.sock").path)
+        // Read as systemd does, all the time: the kernel queues only a few datagrams per socket.
+        let collector = Collector()
+        let reader = Thread {
+            while !collector.stopped {
+                if let message = socket.receive(timeout: 0.05) { collector.append(message) }
+            }
+        }
+        reader.start()
 
         try await harness.start(environment: [
             "NOTIFY_SOCKET": socket.notifySocket, "WATCHDOG_USEC": "600000", "WATCHDOG_PID": "\(getpid())",
@@ -19,7 +27,10 @@ final class NotifyTests: XCTestCase {
         try await Task.sleep(for: .milliseconds(900))
         try await harness.stop()
 
-        let messages = socket.drain()
+        try await Task.sleep(for: .milliseconds(200))
+        collector.stopped = true
+        try await Task.sleep(for: .milliseconds(150))  // the reader's last receive times out
+        let messages = collector.messages + socket.drain()
         let ready = try XCTUnwrap(messages.firstIndex { $0.contains("READY=1") }, "\(messages)")
         let stopping = try XCTUnwrap(messages.firstIndex { $0.contains("STOPPING=1") }, "\(messages)")
         let watchdogs = messages.indices.filter { messages[$0].contains("WATCHDOG=1") }
@@ -32,3 +43,15 @@ final class NotifyTests: XCTestCase {
     }
 }
 
+
+final class Collector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _messages: [String] = []
+    private var _stopped = false
+    var messages: [String] { lock.withLock { _messages } }
+    var stopped: Bool {
+        get { lock.withLock { _stopped } }
+        set { lock.withLock { _stopped = newValue } }
+    }
+    func append(_ message: String) { lock.withLock { _messages.append(message) } }
+}

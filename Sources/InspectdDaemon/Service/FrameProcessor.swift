@@ -18,12 +18,17 @@ struct FrameProcessor: Sendable {
     let index: FrameIndex
     let metrics: DaemonMetrics
     let logger: Logger
+    /// How long a frame must have been left alone before an undecodable one counts as corrupt.
+    var settle: Duration = .seconds(2)
 
     enum Outcome: Equatable {
         /// Already processed (same path and content), or gone before its turn.
         case skipped
         /// No model yet: the frame stays untouched and is found again after the model loads.
         case waitingForModel
+        /// Undecodable but written moments ago: a writer that closes and reopens a file (or
+        /// creates it empty first) may still be at work. Offer it again after `settle`.
+        case retry
         case decided(Verdict.Outcome)
     }
 
@@ -68,6 +73,7 @@ struct FrameProcessor: Sendable {
             do {
                 image = try Image(decoding: bytes, name: path)
             } catch {
+                if Date().timeIntervalSince(stamp.mtime) < InspectionDaemon.seconds(settle) { return .retry }
                 verdict.error = "\(error)"
                 do {
                     verdict.quarantinedTo = try quarantine.admit(arrival.url, camera: camera.name).path

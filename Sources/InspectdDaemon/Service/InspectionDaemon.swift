@@ -89,6 +89,13 @@ public actor InspectionDaemon: Service {
                 scoringQueue.async { continuation.resume(returning: processor.process(arrival)) }
             }
             busySince = nil
+            if outcome == .retry {
+                let queue = queue, settle = processor.settle
+                Task {
+                    try? await Task.sleep(for: settle)
+                    await queue.push(arrival)
+                }
+            }
             if outcome == .waitingForModel && !reportedNoModel {
                 reportedNoModel = true
                 logger.warning("no model in \(configuration.daemon.modelDirectory) yet: frames wait in their folders until one is trained")
@@ -115,7 +122,10 @@ public actor InspectionDaemon: Service {
                               index: index, metrics: metrics, logger: logger)
     }
 
+    var shuttingDown = false
+
     func beginShutdown() {
+        shuttingDown = true
         notify { try $0.stopping() }
         logger.info("stopping: finishing the frame in flight")
         watcherTask?.cancel()
@@ -192,6 +202,8 @@ public actor InspectionDaemon: Service {
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
             metrics.setQueue(depth: queue.depth, capacity: queue.capacity)
+            // After STOPPING=1 the manager only waits for the exit; nothing more is said.
+            if shuttingDown { continue }
             notify { try $0.status(statusLine()) }
             writeMetrics()
             // Progress, not liveness: a scoring loop stuck on one frame for the whole watchdog
