@@ -78,7 +78,8 @@ let package = Package(
         .testTarget(name: "InspectdWatchTests", dependencies: ["InspectdWatch", "InspectdFiles"]),
         .testTarget(name: "InspectdConfigTests", dependencies: ["InspectdConfig"]),
         .testTarget(name: "InspectdDaemonTests", dependencies: [
-            "InspectdDaemon", "InspectdConfig", "InspectdSystemd", "InspectdWatch", "InspectdImage", "InspectdTesting",
+            "InspectdDaemon", "InspectdConfig", "InspectdSystemd", "InspectdWatch", "InspectdImage",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
     ]

@@ -59,9 +59,14 @@ final class DaemonHarness: @unchecked Sendable {
 
     func cleanUp() { try? FileManager.default.removeItem(at: root) }
 
-    func start(scorer: FrameScorer? = BrightnessScorer(), environment: [String: String] = [:]) async throws {
+    static let quietLogger: Logger = {
         var logger = Logger(label: "inspectd-test")
-        logger.logLevel = .warning
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    func start(scorer: FrameScorer? = BrightnessScorer(), environment: [String: String] = [:],
+               logger: Logger = DaemonHarness.quietLogger) async throws {
         let daemon = try InspectionDaemon(configFile: configFile.path, notifier: ServiceNotifier(environment: environment),
                                           logger: logger) { _ in scorer }
         let group = ServiceGroup(configuration: .init(services: [.init(service: daemon)], logger: logger))

@@ -152,7 +152,8 @@ struct FrameProcessor: Sendable {
             JournalField.model: "\(verdict.model ?? "")",
         ]
         if let score = verdict.normalisedScore { fields[JournalField.score] = "\(score)" }
-        if let heatmap = verdict.outputs["overlay"] { fields[JournalField.heatmap] = "\(spool.incoming.appendingPathComponent(heatmap).path)" }
+        // The overlay shows the defect on the frame, which is what a person opening it wants.
+        if let heatmap = verdict.outputs["overlay"] ?? verdict.outputs["heatmap"] { fields[JournalField.heatmap] = "\(spool.incoming.appendingPathComponent(heatmap).path)" }
         switch verdict.verdict {
         case .ng:
             fields["MESSAGE_ID"] = "\(JournalMessageID.ngVerdict.id)"

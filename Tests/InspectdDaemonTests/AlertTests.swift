@@ -1,0 +1,70 @@
+import Foundation
+import InspectdSystemd
+import Logging
+import XCTest
+
+/// The journal fields of the daemon's alerts, captured at the logging layer (the journald
+/// handler's own test reads such records back from a real journald).
+final class AlertTests: XCTestCase {
+    func testNGAndErrorVerdictsCarryTheirJournalFields() async throws {
+        let records = CapturedRecords()
+        let harness = try DaemonHarness()
+        defer { harness.cleanUp() }
+        var logger = Logger(label: "inspectd-test") { _ in CapturingHandler(records: records) }
+        logger.logLevel = .info
+        try await harness.start(logger: logger)
+        let cam = harness.camera("cam1")
+        try Data(DaemonHarness.frame(bright: true)).write(to: cam.appendingPathComponent("bright.png"))
+        try Data("garbage".utf8).write(to: cam.appendingPathComponent("garbage.png"))
+        try Data(DaemonHarness.frame(bright: false)).write(to: cam.appendingPathComponent("dark.png"))
+        _ = try await harness.waitForVerdicts(3)
+        try await harness.stop()
+
+        let ng = try XCTUnwrap(records.all.first { $0.metadata[JournalField.messageID] == .string(JournalMessageID.ngVerdict.id) })
+        XCTAssertEqual(ng.level, .warning)
+        XCTAssertEqual(ng.metadata[JournalField.verdict], "NG")
+        XCTAssertEqual(ng.metadata[JournalField.product], "widget")
+        XCTAssertEqual(ng.metadata[JournalField.camera], "cam1")
+        XCTAssertEqual(ng.metadata[JournalField.model], "test-model-1")
+        XCTAssertEqual(ng.metadata[JournalField.file]?.description, cam.appendingPathComponent("bright.png").path)
+        XCTAssertGreaterThan(Double(ng.metadata[JournalField.score]?.description ?? "") ?? 0, 0.5)
+        let heatmap = try XCTUnwrap(ng.metadata[JournalField.heatmap]?.description)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: heatmap), heatmap)
+
+        let error = try XCTUnwrap(records.all.first { $0.metadata[JournalField.messageID] == .string(JournalMessageID.frameError.id) })
+        XCTAssertEqual(error.level, .error)
+        XCTAssertEqual(error.metadata[JournalField.verdict], "ERROR")
+        XCTAssertTrue(error.metadata[JournalField.reason]?.description.contains("garbage.png") ?? false)
+
+        XCTAssertNotNil(records.all.first { $0.metadata[JournalField.messageID] == .string(JournalMessageID.modelLoaded.id) })
+        XCTAssertNil(records.all.first { $0.message.contains("dark.png") && $0.level >= .warning })
+    }
+}
+
+final class CapturedRecords: @unchecked Sendable {
+    struct Record {
+        let level: Logger.Level
+        let message: String
+        let metadata: Logger.Metadata
+    }
+    private let lock = NSLock()
+    private var records: [Record] = []
+    var all: [Record] { lock.withLock { records } }
+    func append(_ record: Record) { lock.withLock { records.append(record) } }
+}
+
+struct CapturingHandler: LogHandler {
+    let records: CapturedRecords
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+             file: String, function: String, line: UInt) {
+        records.append(.init(level: level, message: message.description, metadata: self.metadata.merging(metadata ?? [:]) { $1 }))
+    }
+}
