@@ -3,10 +3,11 @@ import Foundation
 import InspectdDetector
 import InspectdImage
 import InspectdSystemd
+import InspectdWatch
 
 /// End-to-end figures of the daemon as a line runs it: a real `inspectd run` child process on a
 /// temporary configuration, frames copied into its camera folder, verdicts read from its spool.
-struct BenchDaemon: ParsableCommand {
+struct BenchDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-daemon",
         abstract: "Drop frames into a watched folder of a running daemon; report latency from file close to verdict, frames/s and peak RSS.")
@@ -32,7 +33,7 @@ struct BenchDaemon: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
-    func run() throws {
+    func run() async throws {
         let modelFolder = ModelFolder(URL(fileURLWithPath: model).standardizedFileURL)
         let inspector = try Inspector(folder: modelFolder, threads: threads)
         let productName = try product ?? {
@@ -86,39 +87,50 @@ struct BenchDaemon: ParsableCommand {
         defer { if child.isRunning { child.terminate(); child.waitUntilExit() } }
         guard listener.waitFor("READY=1", timeout: 120) else { throw ValidationError("the daemon did not report READY=1 within 120 s") }
 
-        let spoolNew = spool.appendingPathComponent("new")
+        // Verdicts are seen through inotify, as a line controller would see them: the moment
+        // the JSON is renamed into new/. (Listing the folder in a loop would steal a core.)
+        let verdicts = FrameQueue(capacity: 100_000)
+        let spoolWatcher = FrameWatcher(
+            cameras: [WatchedCamera(name: "spool", folder: spool.appendingPathComponent("new"), recursive: false, extensions: ["json"])],
+            queue: verdicts, onEvent: { _ in })
+        let watching = Task { try await spoolWatcher.run() }
+        defer { watching.cancel() }
+        try await Task.sleep(for: .milliseconds(300))
+
         var dropped = 0
+        var closedAt: [String: ContinuousClock.Instant] = [:]
         /// Copies a frame in (written, then closed: the moment a camera finishes a file).
-        func drop() throws -> DispatchTime {
+        func drop() throws {
             let bytes = try Data(contentsOf: URL(fileURLWithPath: source(dropped)))
-            let target = camera.appendingPathComponent(String(format: "frame-%05d.", dropped) + URL(fileURLWithPath: source(dropped)).pathExtension)
+            let stem = String(format: "frame-%05d", dropped)
             dropped += 1
-            try bytes.write(to: target)
-            return DispatchTime.now()
+            try bytes.write(to: camera.appendingPathComponent(stem + "." + URL(fileURLWithPath: source(dropped - 1)).pathExtension))
+            closedAt[stem] = .now
         }
-        func verdictCount() -> Int {
-            ((try? FileManager.default.contentsOfDirectory(atPath: spoolNew.path)) ?? []).filter { $0.hasSuffix(".json") }.count
-        }
-        func waitForVerdicts(_ n: Int) throws {
-            let deadline = DispatchTime.now() + .seconds(600)
-            while verdictCount() < n {
-                guard DispatchTime.now() < deadline else { throw ValidationError("only \(verdictCount()) of \(n) verdicts after 600 s") }
-                usleep(1000)
+        /// Waits for the next verdict; returns its latency from the frame's close, ms.
+        func nextVerdict() async throws -> (latency: Double, seen: ContinuousClock.Instant) {
+            guard let verdict = await verdicts.next() else { throw CancellationError() }
+            let name = verdict.url.lastPathComponent
+            guard let stem = closedAt.keys.first(where: { name.hasPrefix("bench-\($0)-") }) else {
+                throw ValidationError("unexpected verdict \(name)")
             }
+            let elapsed = verdict.seenAt - closedAt[stem]!
+            return (Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15, verdict.seenAt)
         }
 
-        _ = try drop()  // warm-up: first frame pays for page faults and lazy set-up
-        try waitForVerdicts(1)
+        try drop()  // warm-up: the first frame pays for page faults and lazy set-up
+        _ = try await nextVerdict()
         var latency: [Double] = []
         for _ in 0..<paced {
-            let closed = try drop()
-            try waitForVerdicts(dropped)
-            latency.append(milliseconds(since: closed))
+            try drop()
+            latency.append(try await nextVerdict().latency)
         }
-        let burstStart = DispatchTime.now()
-        for _ in 0..<burst { _ = try drop() }
-        try waitForVerdicts(dropped)
-        let burstSeconds = milliseconds(since: burstStart) / 1000
+        let burstStart = ContinuousClock.now
+        for _ in 0..<burst { try drop() }
+        var lastSeen = burstStart
+        for _ in 0..<burst { lastSeen = max(lastSeen, try await nextVerdict().seen) }
+        let burstDuration = lastSeen - burstStart
+        let burstSeconds = Double(burstDuration.components.seconds) + Double(burstDuration.components.attoseconds) / 1e18
         let peakRSS = Self.peakResidentKiB(pid: child.processIdentifier)
         child.terminate()
         child.waitUntilExit()
