@@ -135,3 +135,72 @@ final class DaemonTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: sub.appendingPathComponent("a.png").path))
     }
 }
+
+final class DaemonRulesTests: XCTestCase {
+    func testDeleteRuleRemovesScoredFramesButKeepsQuarantinedOnes() async throws {
+        let harness = try DaemonHarness(cameraExtra: "after = \"delete\"")
+        defer { harness.cleanUp() }
+        try await harness.start()
+        let cam = harness.camera("cam1")
+        try Data(DaemonHarness.frame(bright: false)).write(to: cam.appendingPathComponent("a.png"))
+        try Data("junk".utf8).write(to: cam.appendingPathComponent("junk.png"))
+        let verdicts = try await harness.waitForVerdicts(2)
+        try await Task.sleep(for: .milliseconds(300))
+        try await harness.stop()
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cam.path), [])
+        let junk = try XCTUnwrap(verdicts.first { ($0["frame"] as! String).hasSuffix("junk.png") })
+        XCTAssertTrue(FileManager.default.fileExists(atPath: junk["quarantined_to"] as! String))
+    }
+
+    func testProductFromSubfolderAndAFrameOutsideAnySubfolderIsAnError() async throws {
+        let harness = try DaemonHarness()
+        defer { harness.cleanUp() }
+        let config = try String(contentsOf: harness.configFile, encoding: .utf8)
+        try config.replacingOccurrences(of: "product = \"widget\"", with: "product_from = \"subfolder\"")
+            .write(to: harness.configFile, atomically: true, encoding: .utf8)
+        try await harness.start()
+        let cam = harness.camera("cam1")
+        for product in ["widget", "gadget", "unknown"] {
+            try FileManager.default.createDirectory(at: cam.appendingPathComponent(product), withIntermediateDirectories: true)
+            try Data(DaemonHarness.frame(bright: false)).write(to: cam.appendingPathComponent("\(product)/f.png"))
+        }
+        try Data(DaemonHarness.frame(bright: false)).write(to: cam.appendingPathComponent("loose.png"))
+        let verdicts = try await harness.waitForVerdicts(4)
+        try await harness.stop()
+        func verdict(_ suffix: String) -> [String: Any]? { verdicts.first { ($0["frame"] as! String).hasSuffix(suffix) } }
+        XCTAssertEqual(verdict("widget/f.png")?["product"] as? String, "widget")
+        XCTAssertEqual(verdict("gadget/f.png")?["verdict"] as? String, "OK")
+        XCTAssertEqual(verdict("unknown/f.png")?["verdict"] as? String, "ERROR")
+        XCTAssertTrue((verdict("unknown/f.png")?["error"] as? String)?.contains("unknown") ?? false)
+        XCTAssertEqual(verdict("loose.png")?["verdict"] as? String, "ERROR")
+        XCTAssertTrue((verdict("loose.png")?["error"] as? String)?.contains("subfolder") ?? false)
+        // Not the frames' fault: they stay where they are.
+        XCTAssertTrue(FileManager.default.fileExists(atPath: cam.appendingPathComponent("loose.png").path))
+    }
+
+    func testReloadStartsWatchingANewCameraAndKeepsTheOldConfigurationWhenTheNewOneIsBad() async throws {
+        let harness = try DaemonHarness()
+        defer { harness.cleanUp() }
+        try await harness.start()
+        let daemon = try XCTUnwrap(harness.daemon)
+        let good = try String(contentsOf: harness.configFile, encoding: .utf8)
+
+        try (good + "\nbogus_key = 1\n").write(to: harness.configFile, atomically: true, encoding: .utf8)
+        await daemon.reload()
+        try Data(DaemonHarness.frame(bright: false)).write(to: harness.camera("cam1").appendingPathComponent("still-watched.png"))
+        _ = try await harness.waitForVerdicts(1)
+
+        let cam2 = harness.camera("cam2")
+        try FileManager.default.createDirectory(at: cam2, withIntermediateDirectories: true)
+        try (good + "\n[[camera]]\nname = \"cam2\"\nfolder = \"\(cam2.path)\"\nproduct = \"gadget\"\n")
+            .write(to: harness.configFile, atomically: true, encoding: .utf8)
+        await daemon.reload()
+        try Data(DaemonHarness.frame(bright: true)).write(to: cam2.appendingPathComponent("new-camera.png"))
+        let verdicts = try await harness.waitForVerdicts(2)
+        try await harness.stop()
+        let second = try XCTUnwrap(verdicts.first { ($0["frame"] as! String).hasSuffix("new-camera.png") })
+        XCTAssertEqual(second["camera"] as? String, "cam2")
+        XCTAssertEqual(second["product"] as? String, "gadget")
+        XCTAssertEqual(second["verdict"] as? String, "NG")
+    }
+}

@@ -24,11 +24,15 @@ final class SpoolTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: spool.handled.path))
     }
 
-    func testBasenameIsStableAndSafe() {
+    func testBasenameIsStableSafeAndUniquePerPathAndContent() {
         let frame = URL(fileURLWithPath: "/cams/line 1/frame #7.png")
-        let a = Spool.basename(camera: "top", frame: frame, sha256: String(repeating: "ab", count: 32))
-        XCTAssertEqual(a, "top-frame__7-abababababab")
-        XCTAssertEqual(a, Spool.basename(camera: "top", frame: frame, sha256: String(repeating: "ab", count: 32)))
+        let sha = String(repeating: "ab", count: 32)
+        let a = Spool.basename(camera: "top", frame: frame, sha256: sha)
+        XCTAssertTrue(a.hasPrefix("top-frame__7-"), a)
+        XCTAssertEqual(a.count, "top-frame__7-".count + 12)
+        XCTAssertEqual(a, Spool.basename(camera: "top", frame: frame, sha256: sha))
+        XCTAssertNotEqual(a, Spool.basename(camera: "top", frame: URL(fileURLWithPath: "/cams/line 2/frame #7.png"), sha256: sha))
+        XCTAssertNotEqual(a, Spool.basename(camera: "top", frame: frame, sha256: String(repeating: "cd", count: 32)))
     }
 
     /// A reader polling `new/` while verdicts are delivered must only ever see whole files.

@@ -53,6 +53,9 @@ public actor InspectionDaemon: Service {
     }
 
     public func run() async throws {
+        if configuration.daemon.precision == .int8 {
+            logger.warning("precision = \"int8\": this version has no int8 kernels yet; frames are scored in fp32")
+        }
         loadModel()
         startWatcher()
         await waitForInitialScan()

@@ -24,12 +24,14 @@ public struct Spool: Sendable {
         }
     }
 
-    /// A basename that is the same for the same frame (camera, name, content), so a frame
-    /// scored again after a crash replaces its own files instead of adding a second verdict.
+    /// A basename that is the same for the same frame (camera, path, content), so a frame scored
+    /// again after a crash replaces its own files instead of adding a second verdict, and two
+    /// frames that only share a name (`lot1/f.png`, `lot2/f.png`) never share a basename.
     public static func basename(camera: String, frame: URL, sha256: String) -> String {
         let stem = frame.deletingPathExtension().lastPathComponent
             .map { $0.isLetter || $0.isNumber || "-_".contains($0) ? $0 : "_" }
-        return "\(camera)-\(String(stem))-\(sha256.prefix(12))"
+        let identity = SHA256.hex(Array((frame.path + "\n" + sha256).utf8))
+        return "\(camera)-\(String(stem))-\(identity.prefix(12))"
     }
 
     /// The file name a picture of `kind` gets beside its verdict.
