@@ -204,3 +204,17 @@ final class DaemonRulesTests: XCTestCase {
         XCTAssertEqual(second["verdict"] as? String, "NG")
     }
 }
+
+final class StateLockTests: XCTestCase {
+    func testASecondDaemonOnTheSameStateFolderIsRefusedUntilTheFirstStops() async throws {
+        let harness = try DaemonHarness()
+        defer { harness.cleanUp() }
+        try await harness.start()
+        XCTAssertThrowsError(try InspectionDaemon(configFile: harness.configFile.path, logger: DaemonHarness.quietLogger) { _ in nil }) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("inspectd.lock") && text.contains("pid \(getpid())"), text)
+        }
+        try await harness.stop()
+        XCTAssertNoThrow(try InspectionDaemon(configFile: harness.configFile.path, logger: DaemonHarness.quietLogger) { _ in nil })
+    }
+}

@@ -32,6 +32,8 @@ public actor InspectionDaemon: Service {
     var watcherTask: Task<Void, Never>?
     var queue: FrameQueue
     let index: FrameIndex
+    /// Released when `run()` returns, so a stopped daemon's successor in the same process can start.
+    var stateLock: StateLock?
     let scoringQueue = DispatchQueue(label: "inspectd.scoring")
     /// When the frame being scored started; nil while the loop waits for work.
     var busySince: ContinuousClock.Instant?
@@ -48,6 +50,7 @@ public actor InspectionDaemon: Service {
         let configuration = try Configuration.load(mainFile: configFile, dropInDirectory: dropInDirectory)
         self.configuration = configuration
         try Self.createFolders(configuration)
+        stateLock = try StateLock(stateDirectory: configuration.daemon.stateDirectory)
         index = try FrameIndex(file: URL(fileURLWithPath: configuration.daemon.stateDirectory).appendingPathComponent("frames.index"))
         queue = FrameQueue(capacity: configuration.daemon.queueCapacity)
     }
@@ -76,6 +79,7 @@ public actor InspectionDaemon: Service {
             Task { await self.beginShutdown() }
         }
         writeMetrics()
+        stateLock = nil
         logger.info("inspectd stopped after \(metrics.totalFrames) frame(s)", metadata: ["MESSAGE_ID": "\(JournalMessageID.daemonStopping.id)"])
     }
 
