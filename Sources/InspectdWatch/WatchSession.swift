@@ -1,4 +1,5 @@
 import Foundation
+import InspectdFiles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -233,7 +234,7 @@ final class WatchSession {
                 if spec.recursive { watchTree(i, entry.path, seen: &seen, frames: &frames) }
             } else if spec.acceptsFileName(entry.name) {
                 let age = Date().timeIntervalSince(entry.stamp.mtime)
-                if age >= Self.seconds(settle) {
+                if age >= settle.inSeconds {
                     take(i, entry.path, frames: &frames)
                 } else {
                     // A clock ahead of the file system's gives a negative age: wait the whole settle time.
@@ -339,10 +340,5 @@ final class WatchSession {
         var path = url.standardizedFileURL.path
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         return path
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

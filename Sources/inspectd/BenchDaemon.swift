@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InspectdDetector
+import InspectdFiles
 import InspectdImage
 import InspectdSystemd
 import InspectdWatch
@@ -36,12 +37,7 @@ struct BenchDaemon: AsyncParsableCommand {
     func run() async throws {
         let modelFolder = ModelFolder(URL(fileURLWithPath: model).standardizedFileURL)
         let inspector = try Inspector(folder: modelFolder, threads: threads)
-        let productName = try product ?? {
-            guard inspector.products.count == 1 else {
-                throw ValidationError("the model knows \(inspector.products.joined(separator: ", ")): say which with --product")
-            }
-            return inspector.products[0]
-        }()
+        let productName = try chooseProduct(product, of: inspector)
         let sources = try ProductImages(product: productName, folder: images, holdoutFraction: 0).all
         guard !sources.isEmpty else { throw ValidationError("\(images): no PNG or JPEG frames") }
         func source(_ i: Int) -> String { sources[i % sources.count] }
@@ -114,8 +110,7 @@ struct BenchDaemon: AsyncParsableCommand {
             guard let stem = closedAt.keys.first(where: { name.hasPrefix("bench-\($0)-") }) else {
                 throw ValidationError("unexpected verdict \(name)")
             }
-            let elapsed = verdict.seenAt - closedAt[stem]!
-            return (Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15, verdict.seenAt)
+            return ((verdict.seenAt - closedAt[stem]!).inMilliseconds, verdict.seenAt)
         }
 
         try drop()  // warm-up: the first frame pays for page faults and lazy set-up
@@ -129,8 +124,7 @@ struct BenchDaemon: AsyncParsableCommand {
         for _ in 0..<burst { try drop() }
         var lastSeen = burstStart
         for _ in 0..<burst { lastSeen = max(lastSeen, try await nextVerdict().seen) }
-        let burstDuration = lastSeen - burstStart
-        let burstSeconds = Double(burstDuration.components.seconds) + Double(burstDuration.components.attoseconds) / 1e18
+        let burstSeconds = (lastSeen - burstStart).inSeconds
         let peakRSS = Self.peakResidentKiB(pid: child.processIdentifier)
         child.terminate()
         child.waitUntilExit()

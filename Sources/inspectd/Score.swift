@@ -24,17 +24,7 @@ struct Score: ParsableCommand {
     func run() throws {
         engine.apply()
         let inspector = try Inspector(folder: ModelFolder(URL(fileURLWithPath: model)))
-        let known = inspector.products
-        let productName: String
-        if let product {
-            guard known.contains(product) else { throw ValidationError("\(Inspector.UnknownProduct(product: product, known: known))") }
-            productName = product
-        } else {
-            guard known.count == 1 else {
-                throw ValidationError("the model knows \(known.count) products (\(known.joined(separator: ", "))): say which with --product")
-            }
-            productName = known[0]
-        }
+        let productName = try chooseProduct(product, of: inspector)
         if let heatmaps { try FileManager.default.createDirectory(atPath: heatmaps, withIntermediateDirectories: true) }
 
         var failures = 0

@@ -44,3 +44,16 @@ func percentile(_ sorted: [Double], _ q: Double) -> Double {
     guard !sorted.isEmpty else { return 0 }
     return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * q).rounded()))]
 }
+
+/// The product the frames show: the one named with --product, or the model's only one.
+func chooseProduct(_ requested: String?, of inspector: Inspector) throws -> String {
+    let known = inspector.products
+    if let requested {
+        guard known.contains(requested) else { throw ValidationError("\(Inspector.UnknownProduct(product: requested, known: known))") }
+        return requested
+    }
+    guard known.count == 1 else {
+        throw ValidationError("the model knows \(known.count) products (\(known.joined(separator: ", "))): say which with --product")
+    }
+    return known[0]
+}

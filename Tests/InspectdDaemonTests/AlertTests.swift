@@ -7,7 +7,7 @@ import XCTest
 /// handler's own test reads such records back from a real journald).
 final class AlertTests: XCTestCase {
     func testNGAndErrorVerdictsCarryTheirJournalFields() async throws {
-        let records = CapturedRecords()
+        let records = Locked<[CapturedRecord]>([])
         let harness = try DaemonHarness()
         defer { harness.cleanUp() }
         var logger = Logger(label: "inspectd-test") { _ in CapturingHandler(records: records) }
@@ -20,7 +20,7 @@ final class AlertTests: XCTestCase {
         _ = try await harness.waitForVerdicts(3)
         try await harness.stop()
 
-        let ng = try XCTUnwrap(records.all.first { $0.metadata[JournalField.messageID] == .string(JournalMessageID.ngVerdict.id) })
+        let ng = try XCTUnwrap(records.current.first { $0.metadata[JournalField.messageID] == .string(JournalMessageID.ngVerdict.id) })
         XCTAssertEqual(ng.level, .warning)
         XCTAssertEqual(ng.metadata[JournalField.verdict], "NG")
         XCTAssertEqual(ng.metadata[JournalField.product], "widget")
@@ -31,30 +31,24 @@ final class AlertTests: XCTestCase {
         let heatmap = try XCTUnwrap(ng.metadata[JournalField.heatmap]?.description)
         XCTAssertTrue(FileManager.default.fileExists(atPath: heatmap), heatmap)
 
-        let error = try XCTUnwrap(records.all.first { $0.metadata[JournalField.messageID] == .string(JournalMessageID.frameError.id) })
+        let error = try XCTUnwrap(records.current.first { $0.metadata[JournalField.messageID] == .string(JournalMessageID.frameError.id) })
         XCTAssertEqual(error.level, .error)
         XCTAssertEqual(error.metadata[JournalField.verdict], "ERROR")
         XCTAssertTrue(error.metadata[JournalField.reason]?.description.contains("garbage.png") ?? false)
 
-        XCTAssertNotNil(records.all.first { $0.metadata[JournalField.messageID] == .string(JournalMessageID.modelLoaded.id) })
-        XCTAssertNil(records.all.first { $0.message.contains("dark.png") && $0.level >= .warning })
+        XCTAssertNotNil(records.current.first { $0.metadata[JournalField.messageID] == .string(JournalMessageID.modelLoaded.id) })
+        XCTAssertNil(records.current.first { $0.message.contains("dark.png") && $0.level >= .warning })
     }
 }
 
-final class CapturedRecords: @unchecked Sendable {
-    struct Record {
-        let level: Logger.Level
-        let message: String
-        let metadata: Logger.Metadata
-    }
-    private let lock = NSLock()
-    private var records: [Record] = []
-    var all: [Record] { lock.withLock { records } }
-    func append(_ record: Record) { lock.withLock { records.append(record) } }
+struct CapturedRecord {
+    let level: Logger.Level
+    let message: String
+    let metadata: Logger.Metadata
 }
 
 struct CapturingHandler: LogHandler {
-    let records: CapturedRecords
+    let records: Locked<[CapturedRecord]>
     var logLevel: Logger.Level = .trace
     var metadata: Logger.Metadata = [:]
 
@@ -65,6 +59,7 @@ struct CapturingHandler: LogHandler {
 
     func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
              file: String, function: String, line: UInt) {
-        records.append(.init(level: level, message: message.description, metadata: self.metadata.merging(metadata ?? [:]) { $1 }))
+        let record = CapturedRecord(level: level, message: message.description, metadata: self.metadata.merging(metadata ?? [:]) { $1 })
+        records.update { $0.append(record) }
     }
 }

@@ -11,10 +11,11 @@ final class NotifyTests: XCTestCase {
         defer { harness.cleanUp() }
         let socket = try NotifySocketListener(path: harness.root.appendingPathComponent("notify.sock").path)
         // Read as systemd does, all the time: the kernel queues only a few datagrams per socket.
-        let collector = Collector()
+        let received = Locked<[String]>([])
+        let stopped = Locked(false)
         let reader = Thread {
-            while !collector.stopped {
-                if let message = socket.receive(timeout: 0.05) { collector.append(message) }
+            while !stopped.current {
+                if let message = socket.receive(timeout: 0.05) { received.update { $0.append(message) } }
             }
         }
         reader.start()
@@ -28,9 +29,9 @@ final class NotifyTests: XCTestCase {
         try await harness.stop()
 
         try await Task.sleep(for: .milliseconds(200))
-        collector.stopped = true
+        stopped.update { $0 = true }
         try await Task.sleep(for: .milliseconds(150))  // the reader's last receive times out
-        let messages = collector.messages + socket.drain()
+        let messages = received.current + socket.drain()
         let ready = try XCTUnwrap(messages.firstIndex { $0.contains("READY=1") }, "\(messages)")
         let stopping = try XCTUnwrap(messages.firstIndex { $0.contains("STOPPING=1") }, "\(messages)")
         let watchdogs = messages.indices.filter { messages[$0].contains("WATCHDOG=1") }
@@ -41,17 +42,4 @@ final class NotifyTests: XCTestCase {
         XCTAssertEqual(stopping, messages.count - 1, "nothing after STOPPING=1: \(messages)")
         XCTAssertTrue(messages.contains { $0.contains("frames/s") && $0.contains("backlog") }, "\(messages)")
     }
-}
-
-
-final class Collector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var _messages: [String] = []
-    private var _stopped = false
-    var messages: [String] { lock.withLock { _messages } }
-    var stopped: Bool {
-        get { lock.withLock { _stopped } }
-        set { lock.withLock { _stopped = newValue } }
-    }
-    func append(_ message: String) { lock.withLock { _messages.append(message) } }
 }

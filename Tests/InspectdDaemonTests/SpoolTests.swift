@@ -39,41 +39,28 @@ final class SpoolTests: XCTestCase {
     func testConcurrentReaderNeverSeesPartialVerdicts() throws {
         let spool = try Spool(root: root)
         let payload = String(repeating: "x", count: 200_000)
-        let done = LockedFlag()
+        let done = Locked(false)
+        let result = Locked<(seen: Int, partial: Int)?>(nil)
         let reader = Thread {
             var seen = Set<String>()
             var partial = 0
-            while !done.value {
+            while !done.current {
                 for name in (try? FileManager.default.contentsOfDirectory(atPath: spool.incoming.path)) ?? [] where name.hasSuffix(".json") {
                     guard let data = try? Data(contentsOf: spool.incoming.appendingPathComponent(name)) else { continue }
                     if (try? JSONSerialization.jsonObject(with: data)) == nil { partial += 1 }
                     seen.insert(name)
                 }
             }
-            done.result = (seen.count, partial)
+            result.update { $0 = (seen.count, partial) }
         }
         reader.start()
         for i in 0..<60 {
             let verdict = try JSONSerialization.data(withJSONObject: ["i": i, "pad": payload])
             try spool.deliver(basename: "b\(i)", pictures: [], verdict: verdict)
         }
-        done.value = true
-        while done.result == nil { usleep(1000) }
-        XCTAssertEqual(done.result?.partial, 0, "the reader saw a partial verdict")
-        XCTAssertGreaterThan(done.result?.seen ?? 0, 0)
-    }
-}
-
-final class LockedFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var _value = false
-    private var _result: (seen: Int, partial: Int)?
-    var value: Bool {
-        get { lock.withLock { _value } }
-        set { lock.withLock { _value = newValue } }
-    }
-    var result: (seen: Int, partial: Int)? {
-        get { lock.withLock { _result } }
-        set { lock.withLock { _result = newValue } }
+        done.update { $0 = true }
+        while result.current == nil { usleep(1000) }
+        XCTAssertEqual(result.current?.partial, 0, "the reader saw a partial verdict")
+        XCTAssertGreaterThan(result.current?.seen ?? 0, 0)
     }
 }

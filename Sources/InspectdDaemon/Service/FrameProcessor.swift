@@ -73,7 +73,7 @@ struct FrameProcessor: Sendable {
             do {
                 image = try Image(decoding: bytes, name: path)
             } catch {
-                if Date().timeIntervalSince(stamp.mtime) < InspectionDaemon.seconds(settle) { return .retry }
+                if Date().timeIntervalSince(stamp.mtime) < settle.inSeconds { return .retry }
                 verdict.error = "\(error)"
                 do {
                     verdict.quarantinedTo = try quarantine.admit(arrival.url, camera: camera.name).path
@@ -113,7 +113,13 @@ struct FrameProcessor: Sendable {
         verdict.decidedAt = Verdict.timestamp(Date())
         verdict.timings.totalMs = milliseconds(arrival.seenAt, .now)
         do {
-            try spool.deliver(basename: basename, pictures: pictures, verdict: try verdict.encoded())
+            let encoded = try verdict.encoded()
+            do {
+                try spool.deliver(basename: basename, pictures: pictures, verdict: encoded)
+            } catch {
+                // The spool is made once; if someone removed its folders since, make them again.
+                try Spool(root: spool.root).deliver(basename: basename, pictures: pictures, verdict: encoded)
+            }
         } catch {
             // Not recorded: the frame is tried again at the next scan once the spool is writable.
             logger.critical("cannot write the verdict of \(path) to the spool: \(error)", metadata: [JournalField.file: "\(path)"])
@@ -190,8 +196,7 @@ struct FrameProcessor: Sendable {
 }
 
 func milliseconds(_ from: ContinuousClock.Instant, _ to: ContinuousClock.Instant) -> Double {
-    let d = to - from
-    return (Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 * 1).rounded(toPlaces: 2)
+    (to - from).inMilliseconds.rounded(toPlaces: 2)
 }
 
 extension Double {

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import InspectdConfig
+import InspectdFiles
 import InspectdSystemd
 import InspectdWatch
 import Logging
@@ -31,6 +32,7 @@ public actor InspectionDaemon: Service {
     var watcher: FrameWatcher?
     var watcherTask: Task<Void, Never>?
     var queue: FrameQueue
+    var spool: Spool
     let index: FrameIndex
     /// Released when `run()` returns, so a stopped daemon's successor in the same process can start.
     var stateLock: StateLock?
@@ -49,7 +51,7 @@ public actor InspectionDaemon: Service {
         self.loadScorer = loadScorer
         let configuration = try Configuration.load(mainFile: configFile, dropInDirectory: dropInDirectory)
         self.configuration = configuration
-        try Self.createFolders(configuration)
+        spool = try Self.createFolders(configuration)
         stateLock = try StateLock(stateDirectory: configuration.daemon.stateDirectory)
         index = try FrameIndex(file: URL(fileURLWithPath: configuration.daemon.stateDirectory).appendingPathComponent("frames.index"))
         queue = FrameQueue(capacity: configuration.daemon.queueCapacity)
@@ -72,7 +74,7 @@ public actor InspectionDaemon: Service {
                 group.addTask { await self.tickLoop() }
                 group.addTask { await self.retentionLoop() }
                 group.addTask { await self.signalLoop() }
-                await self.waitForScoringToEnd()
+                await self.scoringEnded.wait()
                 group.cancelAll()
             }
         } onGracefulShutdown: {
@@ -85,12 +87,14 @@ public actor InspectionDaemon: Service {
 
     // MARK: - Scoring
 
-    var scoringEnded = false
-    var scoringEndWaiters: [CheckedContinuation<Void, Never>] = []
+    let scoringEnded = Gate()
 
     func scoringLoop() async {
         while let arrival = await queue.next() {
-            guard let processor = makeProcessor() else { continue }
+            let processor = FrameProcessor(
+                configuration: configuration, scorer: scorer, spool: spool,
+                quarantine: Quarantine(root: URL(fileURLWithPath: configuration.daemon.quarantineDirectory)),
+                index: index, metrics: metrics, logger: logger)
             busySince = .now
             let outcome = await withCheckedContinuation { continuation in
                 scoringQueue.async { continuation.resume(returning: processor.process(arrival)) }
@@ -108,25 +112,7 @@ public actor InspectionDaemon: Service {
                 logger.warning("no model in \(configuration.daemon.modelDirectory) yet: frames wait in their folders until one is trained")
             }
         }
-        scoringEnded = true
-        scoringEndWaiters.forEach { $0.resume() }
-        scoringEndWaiters = []
-    }
-
-    func waitForScoringToEnd() async {
-        if scoringEnded { return }
-        await withCheckedContinuation { scoringEndWaiters.append($0) }
-    }
-
-    func makeProcessor() -> FrameProcessor? {
-        let daemon = configuration.daemon
-        guard let spool = try? Spool(root: URL(fileURLWithPath: daemon.spoolDirectory)) else {
-            logger.critical("the spool \(daemon.spoolDirectory) cannot be created")
-            return nil
-        }
-        return FrameProcessor(configuration: configuration, scorer: scorer, spool: spool,
-                              quarantine: Quarantine(root: URL(fileURLWithPath: daemon.quarantineDirectory)),
-                              index: index, metrics: metrics, logger: logger)
+        scoringEnded.open()
     }
 
     var shuttingDown = false
@@ -151,7 +137,7 @@ public actor InspectionDaemon: Service {
             switch event {
             case .started(let folders):
                 logger.info("watching \(folders) folder(s); start-up scan done")
-                Task { await self?.initialScanDone() }
+                self?.initialScan.open()
             case .rescan(let reason):
                 metrics.recordRescan()
                 logger.notice("rescanning every camera folder: \(reason)", metadata: ["MESSAGE_ID": "\(JournalMessageID.rescan.id)"])
@@ -167,19 +153,13 @@ public actor InspectionDaemon: Service {
         }
     }
 
-    var initialScanFinished = false
-    var initialScanWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Opened when the watcher has its watches and has scanned the folders: READY=1 waits for
+    /// it, so the frames already there are queued by then.
+    let initialScan = Gate()
 
-    func initialScanDone() {
-        initialScanFinished = true
-        initialScanWaiters.forEach { $0.resume() }
-        initialScanWaiters = []
-    }
-
-    /// READY=1 waits for this: the frames already in the folders are queued by then.
     func waitForInitialScan() async {
-        if initialScanFinished || configuration.cameras.isEmpty { return }
-        await withCheckedContinuation { initialScanWaiters.append($0) }
+        if configuration.cameras.isEmpty { return }
+        await initialScan.wait()
     }
 
     // MARK: - Model
@@ -229,7 +209,7 @@ public actor InspectionDaemon: Service {
             let daemon = configuration.daemon, settings = configuration.retention
             let spool = URL(fileURLWithPath: daemon.spoolDirectory)
             let retention = Retention(
-                maxBytes: settings.maxBytes, maxAge: settings.maxAge.map(Self.seconds),
+                maxBytes: settings.maxBytes, maxAge: settings.maxAge.map(\.inSeconds),
                 folders: [spool.appendingPathComponent("new"), spool.appendingPathComponent("cur"), URL(fileURLWithPath: daemon.quarantineDirectory)],
                 staging: [spool.appendingPathComponent("tmp")])
             let report = await withCheckedContinuation { continuation in
@@ -254,7 +234,7 @@ public actor InspectionDaemon: Service {
         notify { try $0.reloading() }
         do {
             let fresh = try Configuration.load(mainFile: configFile, dropInDirectory: dropInDirectory)
-            try Self.createFolders(fresh)
+            spool = try Self.createFolders(fresh)
             let camerasChanged = fresh.cameras != configuration.cameras
             configuration = fresh
             if camerasChanged {
@@ -289,7 +269,8 @@ public actor InspectionDaemon: Service {
         }
     }
 
-    static func createFolders(_ configuration: Configuration) throws {
+    /// Creates every folder the configuration names; returns the spool in them.
+    static func createFolders(_ configuration: Configuration) throws -> Spool {
         let d = configuration.daemon
         for folder in [d.stateDirectory, d.spoolDirectory, d.quarantineDirectory, d.productsDirectory,
                        URL(fileURLWithPath: d.metricsFile).deletingLastPathComponent().path] {
@@ -300,10 +281,6 @@ public actor InspectionDaemon: Service {
                     NSLocalizedDescriptionKey: "cannot create \(folder): \(error.localizedDescription)"])
             }
         }
-        _ = try Spool(root: URL(fileURLWithPath: d.spoolDirectory))
-    }
-
-    static func seconds(_ duration: Duration) -> TimeInterval {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return try Spool(root: URL(fileURLWithPath: d.spoolDirectory))
     }
 }
