@@ -21,9 +21,6 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed rounds over the images, after one warm-up round.")
     var rounds: Int = 3
 
-    @Option(help: "DDIM steps (default: the model's).")
-    var ddimSteps: Int?
-
     @Option(help: "Most images to use from the folder.")
     var limit: Int = 32
 
@@ -36,6 +33,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    @OptionGroup var scoring: ScoringOptions
     @OptionGroup var engine: EngineOptions
 
     func run() throws {
@@ -44,8 +42,7 @@ struct Bench: ParsableCommand {
         let detector = try Detector(folder: ModelFolder(URL(fileURLWithPath: model)), backbone: backbone)
         let set = try ProductImages(product: "bench", folder: images, holdoutFraction: 0)
         let frames = try set.all.prefix(limit).map { try Image(contentsOfFile: $0) }
-        var settings = detector.manifest.scoring
-        if let ddimSteps { settings.ddimSteps = ddimSteps }
+        let settings = try scoring.applied(to: detector.manifest.scoring)
 
         func scoreAll() -> [Double] {
             stride(from: 0, to: frames.count, by: batch).map { start in

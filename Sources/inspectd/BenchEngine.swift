@@ -158,7 +158,7 @@ struct AttentionShape {
         return out
     }
 
-    static var amn: [AttentionShape] { [AttentionShape(heads: 1, width: 128), AttentionShape(heads: 4, width: 128)] }
+    static var amn: [AttentionShape] { [AttentionShape(heads: 1, width: 128), AttentionShape(heads: 2, width: 128), AttentionShape(heads: 4, width: 128)] }
 }
 
 /// Median wall time of `repeats` runs of `body`, after one warm-up run.

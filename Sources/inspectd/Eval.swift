@@ -21,6 +21,7 @@ struct Eval: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    @OptionGroup var scoring: ScoringOptions
     @OptionGroup var engine: EngineOptions
 
     func run() throws {
@@ -36,8 +37,11 @@ struct Eval: ParsableCommand {
         }
         let (backbone, _) = try loadBackbone()
         let detector = try Detector(folder: ModelFolder(URL(fileURLWithPath: model)), backbone: backbone)
-        let evaluator = Evaluator(detector: detector)
+        let evaluator = Evaluator(detector: detector, settings: try scoring.applied(to: detector.manifest.scoring))
         let sources = chosen ?? [detector.manifest.scoring.source]
+        if sources.contains(where: { $0 != .amn }) {
+            note("scoring: noise level \(evaluator.settings.noiseLevel), \(evaluator.settings.ddimSteps) DDIM steps")
+        }
 
         var perSource: [ScoringSettings.MapSource: [String: [String: Double]]] = [:]
         for name in names {

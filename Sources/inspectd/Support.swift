@@ -15,6 +15,31 @@ struct EngineOptions: ParsableArguments {
     }
 }
 
+/// Overrides of the model's scoring settings, for measuring (ablations, benchmarks); the daemon
+/// and `score` always use what the model folder says.
+struct ScoringOptions: ParsableArguments {
+    @Option(help: "Noise level t_s the latent is noised to before denoising (default: the model's).")
+    var noiseLevel: Int?
+
+    @Option(help: "DDIM steps (default: the model's).")
+    var ddimSteps: Int?
+
+    func applied(to base: ScoringSettings) throws -> ScoringSettings {
+        var settings = base
+        if let noiseLevel {
+            guard (1...999).contains(noiseLevel) else { throw ValidationError("--noise-level must be in 1...999, got \(noiseLevel)") }
+            settings.noiseLevel = noiseLevel
+        }
+        if let ddimSteps {
+            guard ddimSteps >= 1 && ddimSteps <= settings.noiseLevel else {
+                throw ValidationError("--ddim-steps must be in 1...\(settings.noiseLevel) (the noise level), got \(ddimSteps)")
+            }
+            settings.ddimSteps = ddimSteps
+        }
+        return settings
+    }
+}
+
 /// Prints to stderr: progress and warnings, so that stdout stays machine-readable.
 func note(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))

@@ -68,6 +68,44 @@ struct EndToEndTests {
                 "map peaks at (\(px), \(py)), the blotch is at (\(bx), \(by)) size \(size)")
         let calibration = detector.manifest.products["stripes"]!.calibration
         #expect(calibration.isAnomalous(defectScore))
+
+        try evaluatorRanksDefects(detector, root: root.appendingPathComponent("set"), random: &random)
+    }
+
+    /// `inspectd eval`'s path on a small set in MVTec layout (4 clean frames, 4 with a blotch and
+    /// its mask): the quick model ranks the defects, at image and pixel level; a scoring override
+    /// changes the diffusion figures and leaves the AMN's alone.
+    func evaluatorRanksDefects(_ detector: Detector, root: URL, random: inout TestRandom) throws {
+        let fm = FileManager.default
+        for folder in ["train/good", "test/good", "test/blotch", "ground_truth/blotch"] {
+            try fm.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
+        try Data(PNG.encode(Self.surface(&random))).write(to: root.appendingPathComponent("train/good/000.png"))
+        for i in 0..<4 {
+            let name = String(format: "%03d", i)
+            try Data(PNG.encode(Self.surface(&random))).write(to: root.appendingPathComponent("test/good/\(name).png"))
+            let (x, y, size) = (30 + 45 * i, 170 - 35 * i, 36)
+            try Data(PNG.encode(Self.blotched(Self.surface(&random), x: x, y: y, size: size)))
+                .write(to: root.appendingPathComponent("test/blotch/\(name).png"))
+            var mask = [UInt8](repeating: 0, count: Self.side * Self.side)
+            for row in y..<(y + size) { for col in x..<(x + size) { mask[row * Self.side + col] = 255 } }
+            try Data(PNG.encode(Image(width: Self.side, height: Self.side, format: .grey, pixels: mask)))
+                .write(to: root.appendingPathComponent("ground_truth/blotch/\(name)_mask.png"))
+        }
+        let set = try EvaluationSet(root: root.path)
+        let sources: [ScoringSettings.MapSource] = [.amn, .diffusion, .combined]
+        let results = try Evaluator(detector: detector).evaluate(set: set, sources: sources)
+        let configured = results[detector.manifest.scoring.source]!
+        #expect(configured.images == 8)
+        #expect(configured.imageAUROC! >= 0.9, "image AUROC \(configured.imageAUROC!)")
+        #expect(configured.pixelAUROC! >= 0.9, "pixel AUROC \(configured.pixelAUROC!)")
+        #expect(configured.pixelAUPRO != nil && configured.pixelAP != nil)
+
+        var noisier = detector.manifest.scoring
+        noisier.noiseLevel *= 4
+        let changed = try Evaluator(detector: detector, settings: noisier).evaluate(set: set, sources: sources)
+        #expect(changed[.amn]!.pixelAP == results[.amn]!.pixelAP)
+        #expect(changed[.diffusion]!.pixelAP != results[.diffusion]!.pixelAP)
     }
 }
 

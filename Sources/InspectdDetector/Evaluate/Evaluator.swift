@@ -31,10 +31,13 @@ public struct Evaluator {
     }
 
     public let detector: Detector
+    /// Scoring settings to evaluate under: the manifest's unless an ablation changes them.
+    public let settings: ScoringSettings
     public let batchSize: Int
 
-    public init(detector: Detector, batchSize: Int = 8) {
+    public init(detector: Detector, settings: ScoringSettings? = nil, batchSize: Int = 8) {
         self.detector = detector
+        self.settings = settings ?? detector.manifest.scoring
         self.batchSize = batchSize
     }
 
@@ -51,7 +54,7 @@ public struct Evaluator {
         for start in stride(from: 0, to: set.testItems.count, by: batchSize) {
             let items = Array(set.testItems[start..<min(start + batchSize, set.testItems.count)])
             let frames = try items.map { try Image(contentsOfFile: $0.path) }
-            let analyses = detector.analyse(frames, sources: sources)
+            let analyses = detector.analyse(frames, sources: sources, settings: settings)
             for (index, item) in items.enumerated() {
                 let mask = set.hasMasks
                     ? try set.mask(for: item, imageWidth: frames[index].width, imageHeight: frames[index].height, width: side, height: side)
