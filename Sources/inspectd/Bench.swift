@@ -42,7 +42,7 @@ struct Bench: ParsableCommand {
         let detector = try Detector(folder: ModelFolder(URL(fileURLWithPath: model)), backbone: backbone)
         let set = try ProductImages(product: "bench", folder: images, holdoutFraction: 0)
         let frames = try set.all.prefix(limit).map { try Image(contentsOfFile: $0) }
-        let settings = try scoring.applied(to: detector.manifest.scoring)
+        let settings = try scoring.applied(to: detector.manifest)
 
         func scoreAll() -> [Double] {
             stride(from: 0, to: frames.count, by: batch).map { start in

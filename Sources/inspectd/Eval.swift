@@ -37,7 +37,7 @@ struct Eval: ParsableCommand {
         }
         let (backbone, _) = try loadBackbone()
         let detector = try Detector(folder: ModelFolder(URL(fileURLWithPath: model)), backbone: backbone)
-        let evaluator = Evaluator(detector: detector, settings: try scoring.applied(to: detector.manifest.scoring))
+        let evaluator = Evaluator(detector: detector, settings: try scoring.applied(to: detector.manifest))
         let sources = chosen ?? [detector.manifest.scoring.source]
         if sources.contains(where: { $0 != .amn }) {
             note("scoring: noise level \(evaluator.settings.noiseLevel), \(evaluator.settings.ddimSteps) DDIM steps")

@@ -24,10 +24,12 @@ struct ScoringOptions: ParsableArguments {
     @Option(help: "DDIM steps (default: the model's).")
     var ddimSteps: Int?
 
-    func applied(to base: ScoringSettings) throws -> ScoringSettings {
-        var settings = base
+    /// The manifest's scoring settings with these overrides, checked against the model's schedule.
+    func applied(to manifest: ModelManifest) throws -> ScoringSettings {
+        var settings = manifest.scoring
         if let noiseLevel {
-            guard (1...999).contains(noiseLevel) else { throw ValidationError("--noise-level must be in 1...999, got \(noiseLevel)") }
+            let last = manifest.network.timesteps - 1
+            guard (1...last).contains(noiseLevel) else { throw ValidationError("--noise-level must be in 1...\(last), got \(noiseLevel)") }
             settings.noiseLevel = noiseLevel
         }
         if let ddimSteps {
