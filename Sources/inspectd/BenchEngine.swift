@@ -24,7 +24,7 @@ struct BenchEngine: ParsableCommand {
 
     func run() throws {
         Engine.setThreads(threads)
-        var report: [String: Any] = ["threads": threads, "repeats": repeats]
+        var report: [String: Any] = ["threads": threads, "repeats": repeats, "blas_core": BLASCore.current]
 
         let gemmGflops = sgemmThroughput()
         report["sgemm_gflops"] = rounded(gemmGflops)
@@ -53,7 +53,7 @@ struct BenchEngine: ParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print("threads \(threads), median of \(repeats)")
+            print("threads \(threads), median of \(repeats), OpenBLAS kernels \(BLASCore.current)")
             print("sgemm 1024^3: \(rounded(gemmGflops)) GFLOP/s")
             for c in convs {
                 print("conv2d \(c["name"]!): \(c["ms"]!) ms, \(c["gflops"]!) GFLOP/s, \(c["ratio_to_sgemm"]!) of sgemm")

@@ -1,10 +1,17 @@
 import ArgumentParser
+import InspectdTensor
 
 @main
 struct Inspectd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspectd",
         abstract: "Edge inspection daemon: scores camera frames with a continual diffusion anomaly detector.",
-        subcommands: [Run.self, CheckConfig.self, Train.self, Score.self, Eval.self, Bench.self, BenchEngine.self, BenchDaemon.self]
+        subcommands: [Run.self, CheckConfig.self, Train.self, Score.self, Eval.self, Bench.self, BenchEngine.self, BenchDaemon.self, Info.self]
     )
+
+    static func main() async {
+        // Before anything else runs: it may replace the process (see BLASCore).
+        BLASCore.restartWithBetterCoreIfNeeded()
+        await main(nil)
+    }
 }
