@@ -15,7 +15,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Comma-separated set names under --data.")
     var products: String
 
-    @Option(help: "Comma-separated map sources to evaluate: amn, diffusion, combined (default: the model's).")
+    @Option(help: "Comma-separated map sources to evaluate: amn, diffusion, combined, mean (default: the model's).")
     var sources: String?
 
     @Flag(help: "Print one JSON object.")
@@ -30,7 +30,7 @@ struct Eval: ParsableCommand {
         let chosen = try sources.map { list in
             try list.split(separator: ",").map { name in
                 guard let source = ScoringSettings.MapSource(rawValue: String(name)) else {
-                    throw ValidationError("--sources: '\(name)' is not one of amn, diffusion, combined")
+                    throw ValidationError("--sources: '\(name)' is not one of \(ScoringSettings.MapSource.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 return source
             }

@@ -69,6 +69,15 @@ struct EndToEndTests {
         let calibration = detector.manifest.products["stripes"]!.calibration
         #expect(calibration.isAnomalous(defectScore))
 
+        // The combinations are made before smoothing, which is linear: the smoothed mean map is
+        // the mean of the smoothed maps, and the geometric mean lies between the two.
+        let each = detector.analyse([defective], sources: [.amn, .diffusion, .mean, .combined])[0]
+        let (a, d) = (each.maps[.amn]!.values, each.maps[.diffusion]!.values)
+        let mean = each.maps[.mean]!.values, combined = each.maps[.combined]!.values
+        let worst = a.indices.map { abs(mean[$0] - (a[$0] + d[$0]) / 2) }.max()!
+        #expect(worst <= 1e-4 * max(1, a.max()!), "mean map differs from the mean of the maps by \(worst)")
+        #expect(combined.max()! <= max(a.max()!, d.max()!) && combined.max()! >= min(a.min()!, d.min()!))
+
         try evaluatorRanksDefects(detector, root: root.appendingPathComponent("set"), random: &random)
     }
 

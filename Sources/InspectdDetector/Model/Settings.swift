@@ -8,6 +8,9 @@ public struct ScoringSettings: Codable, Sendable, Equatable {
         case diffusion
         /// The geometric mean of the two maps.
         case combined
+        /// The arithmetic mean of the two maps (both are distances in the same standardised
+        /// latent space, so neither needs rescaling).
+        case mean
     }
 
     public var source: MapSource

@@ -63,11 +63,13 @@ public final class Detector: @unchecked Sendable {
                 switch source {
                 case .amn: coarse = AnomalyMap(amnDistance, index: i)
                 case .diffusion: coarse = AnomalyMap(diffusionDistance!, index: i)
-                case .combined:
-                    // Geometric mean: a location must look wrong to both reconstructions to stand out.
+                case .combined, .mean:
+                    // Geometric mean: a location must look wrong to both reconstructions to stand
+                    // out; arithmetic mean: one of them finding it wrong is enough.
                     let a = AnomalyMap(amnDistance, index: i), d = AnomalyMap(diffusionDistance!, index: i)
-                    coarse = AnomalyMap(width: a.width, height: a.height,
-                                        values: zip(a.values, d.values).map { ($0 * $1).squareRoot() })
+                    let values = source == .combined ? zip(a.values, d.values).map { ($0 * $1).squareRoot() }
+                                                     : zip(a.values, d.values).map { ($0 + $1) / 2 }
+                    coarse = AnomalyMap(width: a.width, height: a.height, values: values)
                 }
                 maps[source] = coarse.smoothedMap(side: extractor.resolution, sigma: settings.smoothingSigma)
             }
