@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InspectdDetector
+import InspectdModel
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,6 +19,9 @@ struct Train: ParsableCommand {
     @Option(help: "quick or standard.")
     var profile: String = "standard"
 
+    @Option(help: "What a new model's denoiser predicts: epsilon, x0 or v (default: the profile's; an existing model keeps its own).")
+    var prediction: String?
+
     @OptionGroup var engine: EngineOptions
 
     func validate() throws {
@@ -28,6 +32,9 @@ struct Train: ParsableCommand {
             throw ValidationError("--product expects NAME=IMAGES_DIR, got '\(product)'")
         }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if let prediction, DiffusionPrediction(rawValue: prediction) == nil {
+            throw ValidationError("--prediction must be one of \(DiffusionPrediction.allCases.map(\.rawValue).joined(separator: ", ")), not '\(prediction)'")
+        }
     }
 
     func parse(_ argument: String) -> Trainer.ProductSource? {
@@ -50,7 +57,25 @@ struct Train: ParsableCommand {
                              extra: String(format: "diffusion %.4f  amn %.4f", report.diffusionLoss, report.amnLoss),
                              force: report.step == report.totalSteps)
         }
-        let manifest = try trainer.train(products: products.compactMap(parse), profile: TrainingProfile.named(profile)!, steps: steps)
+        let manifest = try trainer.train(products: products.compactMap(parse), profile: try chosenProfile(), steps: steps)
         note("model written to \(model): \(manifest.products.keys.sorted().joined(separator: ", "))")
+    }
+
+    /// The named profile, with the denoiser's parameterisation replaced when --prediction asks; an
+    /// existing model cannot change it (its weights were trained for one).
+    func chosenProfile() throws -> TrainingProfile {
+        let base = TrainingProfile.named(profile)!
+        guard let prediction = prediction.flatMap(DiffusionPrediction.init(rawValue:)) else { return base }
+        let folder = ModelFolder(URL(fileURLWithPath: model))
+        if folder.exists {
+            let existing = try folder.readManifest().network.prediction
+            guard existing == prediction else {
+                throw ValidationError("--prediction \(prediction.rawValue): the model in \(model) predicts \(existing.rawValue), and keeps it")
+            }
+            return base
+        }
+        var network = base.network
+        network.prediction = prediction
+        return TrainingProfile(name: base.name, network: network, training: base.training, scoring: base.scoring, resolution: base.resolution)
     }
 }
