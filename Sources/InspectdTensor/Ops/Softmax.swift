@@ -21,7 +21,7 @@ public func softmax(_ x: Tensor, axis: Int = -1) -> Tensor {
                 Engine.parallelFor(outer, minChunk: max(1, 8192 / n)) { r in
                     let row = dst + r * n
                     row.update(from: src + r * n, count: n)
-                    _ = SoftmaxKernels.normalizeRow(row, n)
+                    SoftmaxKernels.normalizeRow(row, n)
                 }
             } else {
                 Engine.parallelFor(outer, minChunk: max(1, 8192 / block)) { o in
@@ -61,20 +61,17 @@ public func softmax(_ x: Tensor, axis: Int = -1) -> Tensor {
 }
 
 enum SoftmaxKernels {
-    /// Replaces a row by its softmax and returns log Σ exp(row), or −∞ for a row that is all −∞
-    /// (which becomes zeros).
+    /// Replaces a row by its softmax; a row that is all −∞ becomes zeros.
     @inline(__always)
-    static func normalizeRow(_ row: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
+    static func normalizeRow(_ row: UnsafeMutablePointer<Float>, _ n: Int) {
         let m = Reduce.max(row, n)
         guard m > -Float.infinity else {
             row.update(repeating: 0, count: n)
-            return -Float.infinity
+            return
         }
         for i in 0..<n { row[i] = FastMath.exp(row[i] - m) }
-        let sum = Reduce.sum(row, n)
-        let inv = 1 / sum
+        let inv = 1 / Reduce.sum(row, n)
         for i in 0..<n { row[i] *= inv }
-        return m + Foundation.log(sum)
     }
 
     /// Softmax over k of src[k·inner + j] for every j, walking rows of `inner` contiguous values.
