@@ -41,9 +41,11 @@ public enum BLASCore {
     /// below what the CPU can run; returns (having changed nothing) otherwise or when exec
     /// fails. Call it first thing in `main`, before any thread or file is opened.
     public static func restartWithBetterCoreIfNeeded() {
-        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         let userChoice = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
-        guard let core = better(current: current, cpuFlags: cpuFlags(cpuinfo: cpuinfo), userChoice: userChoice) else { return }
+        // Most starts end here, without reading /proc/cpuinfo.
+        guard userChoice == nil, !vectorCores.contains(current) else { return }
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        guard let core = better(current: current, cpuFlags: cpuFlags(cpuinfo: cpuinfo), userChoice: nil) else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         // exec failed: carry on with the slower kernels rather than not at all.

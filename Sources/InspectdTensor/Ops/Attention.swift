@@ -22,19 +22,17 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
     let spans = mask.map { AttentionKernels.nonzeroSpans($0, g) } ?? []
 
     let recording = Autograd.shouldRecord([query, key, value])
+    let keptCount = recording ? g.batch * g.queries * g.keys : 0
     // Every entry is written by the forward before the backward reads it.
-    let probabilities = [Float](unsafeUninitializedCapacity: recording ? g.batch * g.queries * g.keys : 0) { _, n in
-        n = recording ? g.batch * g.queries * g.keys : 0
-    }
+    var probabilities = [Float](unsafeUninitializedCapacity: keptCount) { _, n in n = keptCount }
     let out = Tensor(shape: g.outputShape) { o in
         query.data.withUnsafeBufferPointer { pq in
             key.data.withUnsafeBufferPointer { pk in
                 value.data.withUnsafeBufferPointer { pv in
                     Tensor.withOptionalPointer(mask) { pm in
-                        probabilities.withUnsafeBufferPointer { kept in
+                        probabilities.withUnsafeMutableBufferPointer { kept in
                             AttentionKernels.forward(g, scale: scale, pq.baseAddress!, pk.baseAddress!, pv.baseAddress!,
-                                                     pm, spans, keep: recording ? UnsafeMutablePointer(mutating: kept.baseAddress!) : nil,
-                                                     o.baseAddress!)
+                                                     pm, spans, keep: recording ? kept.baseAddress! : nil, o.baseAddress!)
                         }
                     }
                 }
@@ -42,6 +40,7 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
         }
     }
     guard recording else { return out }
+    let kept = probabilities
     return Autograd.record(out, inputs: [query, key, value]) { gradOut in
         let dQ = query.tracksGradient ? Tensor(zeros: query.shape) : nil
         let dK = key.tracksGradient ? Tensor(zeros: key.shape) : nil
@@ -50,7 +49,7 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
             key.data.withUnsafeBufferPointer { pk in
                 value.data.withUnsafeBufferPointer { pv in
                     gradOut.data.withUnsafeBufferPointer { pg in
-                        probabilities.withUnsafeBufferPointer { pp in
+                        kept.withUnsafeBufferPointer { pp in
                             Tensor.withMutablePointer(dQ) { dq in
                                 Tensor.withMutablePointer(dK) { dk in
                                     Tensor.withMutablePointer(dV) { dv in
