@@ -49,7 +49,7 @@ struct Eval: ParsableCommand {
                 note("note: the model was not trained on '\(name)'")
             }
             let set = try EvaluationSet(root: URL(fileURLWithPath: data).appendingPathComponent(name).path)
-            let results = try evaluator.evaluate(set: set, sources: sources)
+            let results = try evaluator.evaluate(set: set, product: name, sources: sources)
             for (source, result) in results {
                 perSource[source, default: [:]][name] = result.percentages
                 if !json {

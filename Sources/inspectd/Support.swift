@@ -42,6 +42,14 @@ struct ScoringOptions: ParsableArguments {
     }
 }
 
+/// A `--product NAME=IMAGES_DIR` argument; nil when it is not of that form.
+func parseProduct(_ argument: String) -> Trainer.ProductSource? {
+    guard let eq = argument.firstIndex(of: "=") else { return nil }
+    let name = String(argument[..<eq]), folder = String(argument[argument.index(after: eq)...])
+    guard !name.isEmpty, !folder.isEmpty else { return nil }
+    return Trainer.ProductSource(name: name, folder: folder)
+}
+
 /// Prints to stderr: progress and warnings, so that stdout stays machine-readable.
 func note(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))

@@ -28,20 +28,13 @@ struct Train: ParsableCommand {
         guard TrainingProfile.named(profile) != nil else {
             throw ValidationError("--profile must be one of \(TrainingProfile.all.map(\.name).joined(separator: ", ")), not '\(profile)'")
         }
-        for product in products where parse(product) == nil {
+        for product in products where parseProduct(product) == nil {
             throw ValidationError("--product expects NAME=IMAGES_DIR, got '\(product)'")
         }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
         if let prediction, DiffusionPrediction(rawValue: prediction) == nil {
             throw ValidationError("--prediction must be one of \(DiffusionPrediction.allCases.map(\.rawValue).joined(separator: ", ")), not '\(prediction)'")
         }
-    }
-
-    func parse(_ argument: String) -> Trainer.ProductSource? {
-        guard let eq = argument.firstIndex(of: "=") else { return nil }
-        let name = String(argument[..<eq]), folder = String(argument[argument.index(after: eq)...])
-        guard !name.isEmpty, !folder.isEmpty else { return nil }
-        return Trainer.ProductSource(name: name, folder: folder)
     }
 
     func run() throws {
@@ -57,7 +50,7 @@ struct Train: ParsableCommand {
                              extra: String(format: "diffusion %.4f  amn %.4f", report.diffusionLoss, report.amnLoss),
                              force: report.step == report.totalSteps)
         }
-        let manifest = try trainer.train(products: products.compactMap(parse), profile: try chosenProfile(), steps: steps)
+        let manifest = try trainer.train(products: products.compactMap(parseProduct), profile: try chosenProfile(), steps: steps)
         note("model written to \(model): \(manifest.products.keys.sorted().joined(separator: ", "))")
     }
 

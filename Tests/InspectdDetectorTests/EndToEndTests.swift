@@ -1,6 +1,7 @@
 import Foundation
 import InspectdDetector
 import InspectdImage
+import InspectdModel
 import InspectdTesting
 import Testing
 
@@ -55,7 +56,7 @@ struct EndToEndTests {
         let clean = Self.surface(&random)
         let (bx, by, size) = (150, 60, 40)
         let defective = Self.blotched(Self.surface(&random), x: bx, y: by, size: size)
-        let analyses = detector.analyse([clean, defective])
+        let analyses = try detector.analyse([clean, defective], product: "stripes")
         let source = detector.manifest.scoring.source
         let cleanScore = analyses[0].scores[source]!, defectScore = analyses[1].scores[source]!
         #expect(defectScore > cleanScore, "defective \(defectScore) should score above clean \(cleanScore)")
@@ -71,14 +72,35 @@ struct EndToEndTests {
 
         // The combinations are made before smoothing, which is linear: the smoothed mean map is
         // the mean of the smoothed maps, and the geometric mean lies between the two.
-        let each = detector.analyse([defective], sources: [.amn, .diffusion, .mean, .combined])[0]
+        let each = try detector.analyse([defective], product: "stripes", sources: [.amn, .diffusion, .mean, .combined])[0]
         let (a, d) = (each.maps[.amn]!.values, each.maps[.diffusion]!.values)
         let mean = each.maps[.mean]!.values, combined = each.maps[.combined]!.values
         let worst = a.indices.map { abs(mean[$0] - (a[$0] + d[$0]) / 2) }.max()!
         #expect(worst <= 1e-4 * max(1, a.max()!), "mean map differs from the mean of the maps by \(worst)")
         #expect(combined.max()! <= max(a.max()!, d.max()!) && combined.max()! >= min(a.min()!, d.min()!))
 
+        #expect(throws: Detector.MissingResiduals.self) { try detector.analyse([clean], product: "unknown") }
+
         try evaluatorRanksDefects(detector, root: root.appendingPathComponent("set"), random: &random)
+        try recalibrationChangesScoringNotWeights(folder, backbone: backbone)
+    }
+
+    /// `inspectd calibrate`: new scoring settings and fresh levels and thresholds, same weights.
+    func recalibrationChangesScoringNotWeights(_ folder: ModelFolder, backbone: EfficientNetLite0) throws {
+        let before = try folder.load()
+        var settings = before.manifest.scoring
+        settings.pooling = 3
+        settings.source = .amn
+        let manifest = try Calibrator.recalibrate(folder: folder, backbone: backbone, scoring: settings, log: { _ in })
+        let after = try folder.load()
+        #expect(after.manifest.scoring == settings && manifest == after.manifest)
+        #expect(after.manifest.products["stripes"]!.calibration.images == before.manifest.products["stripes"]!.calibration.images)
+        #expect(after.manifest.products["stripes"]!.calibration != before.manifest.products["stripes"]!.calibration)
+        #expect(after.residuals["stripes"] != before.residuals["stripes"])
+        let a = before.network.parameterDictionary, b = after.network.parameterDictionary
+        #expect(a.allSatisfy { $0.value.data == b[$0.key]?.data })
+        #expect { try Calibrator.recalibrate(folder: folder, backbone: backbone, folders: ["nope": "/tmp"], log: { _ in }) }
+            throws: { "\($0)".contains("no product 'nope'") }
     }
 
     /// `inspectd eval`'s path on a small set in MVTec layout (4 clean frames, 4 with a blotch and
@@ -103,7 +125,7 @@ struct EndToEndTests {
         }
         let set = try EvaluationSet(root: root.path)
         let sources: [ScoringSettings.MapSource] = [.amn, .diffusion, .combined]
-        let results = try Evaluator(detector: detector).evaluate(set: set, sources: sources)
+        let results = try Evaluator(detector: detector).evaluate(set: set, product: "stripes", sources: sources)
         let configured = results[detector.manifest.scoring.source]!
         #expect(configured.images == 8)
         #expect(configured.imageAUROC! >= 0.9, "image AUROC \(configured.imageAUROC!)")
@@ -112,7 +134,7 @@ struct EndToEndTests {
 
         var noisier = detector.manifest.scoring
         noisier.noiseLevel *= 4
-        let changed = try Evaluator(detector: detector, settings: noisier).evaluate(set: set, sources: sources)
+        let changed = try Evaluator(detector: detector, settings: noisier).evaluate(set: set, product: "stripes", sources: sources)
         #expect(changed[.amn]!.pixelAP == results[.amn]!.pixelAP)
         #expect(changed[.diffusion]!.pixelAP != results[.diffusion]!.pixelAP)
     }

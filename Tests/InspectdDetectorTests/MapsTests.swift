@@ -66,6 +66,77 @@ private func largestDifference(_ a: [Float], _ b: [Float]) -> Float {
         #expect(second.width == 5 && second.height == 4 && second.values == Array(maps.data[20..<40]))
     }
 
+    /// The pooled residual by its definition: for each position, the mean of a - b over the
+    /// window's positions inside the grid, squared.
+    @Test func pooledResidualsAverageTheDifferenceOverTheWindowInsideTheGrid() {
+        var random = TestRandom(seed: 2)
+        let (h, w) = (5, 6)
+        let a = random.tensor([2, 3, h, w]), b = random.tensor([2, 3, h, w])
+        for pooling in [1, 3, 5] {
+            let terms = AnomalyMap.squaredResiduals(a, b, pooling: pooling)
+            #expect(terms.shape == a.shape)
+            let r = pooling / 2
+            for plane in 0..<6 {
+                for y in 0..<h {
+                    for x in 0..<w {
+                        var sum: Float = 0, count = 0
+                        for yy in max(0, y - r)...min(h - 1, y + r) {
+                            for xx in max(0, x - r)...min(w - 1, x + r) {
+                                sum += a.data[plane * h * w + yy * w + xx] - b.data[plane * h * w + yy * w + xx]
+                                count += 1
+                            }
+                        }
+                        let expected = (sum / Float(count)) * (sum / Float(count))
+                        #expect(abs(terms.data[plane * h * w + y * w + x] - expected) < 1e-5, "pooling \(pooling) at \(plane), \(y), \(x)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Standardised: each squared term divided by its level plus the floor, then the channel mean.
+    @Test func standardisedDistanceDividesEachTermByItsNormalLevel() {
+        var random = TestRandom(seed: 3)
+        let a = random.tensor([2, 3, 4, 5]), b = random.tensor([2, 3, 4, 5])
+        let levels = NormalResiduals.Levels(channels: 3, height: 4, width: 5, values: (0..<60).map { _ in random.uniform(0, 2) })
+        let maps = AnomalyMap.distance(a, b, pooling: 3, normal: levels)
+        let terms = AnomalyMap.squaredResiduals(a, b, pooling: 3)
+        for n in 0..<2 {
+            for p in 0..<20 {
+                let expected = (0..<3).map { c in
+                    terms.data[(n * 3 + c) * 20 + p] / (levels.values[c * 20 + p] + NormalResiduals.floor)
+                }.reduce(0, +) / 3
+                #expect(abs(maps.data[n * 20 + p] - expected) < 1e-5 * max(1, expected))
+            }
+        }
+        // A level of zero is held off by the floor, not divided by.
+        let zero = NormalResiduals.Levels(channels: 3, height: 4, width: 5, values: [Float](repeating: 0, count: 60))
+        let guarded = AnomalyMap.distance(a, b, normal: zero).data
+        #expect(guarded.allSatisfy { $0.isFinite })
+    }
+
+    @Test func normalResidualsAreTheMeanOverImagesAndSurviveTheWeightsFile() {
+        var random = TestRandom(seed: 4)
+        let first = random.tensor([2, 3, 2, 2]), second = random.tensor([1, 3, 2, 2])
+        let amn = [first, second].map { Tensor(shape: $0.shape, data: $0.data.map { $0 * $0 }) }
+        let diffusion = amn.map { Tensor(shape: $0.shape, data: $0.data.map { $0 * 2 }) }
+        var accumulator = NormalResiduals.Accumulator()
+        #expect(accumulator.residuals == nil)
+        accumulator.add(amn: amn[0], diffusion: diffusion[0])
+        accumulator.add(amn: amn[1], diffusion: diffusion[1])
+        let levels = accumulator.residuals!
+        #expect(accumulator.images == 3)
+        for i in 0..<12 {
+            let expected = (amn[0].data[i] + amn[0].data[12 + i] + amn[1].data[i]) / 3
+            #expect(abs(levels.amn.values[i] - expected) < 1e-6)
+            #expect(abs(levels.diffusion.values[i] - 2 * expected) < 1e-5)
+        }
+        let tensors = levels.tensors(product: "bottle")
+        #expect(tensors.keys.sorted() == ["residuals.bottle.amn", "residuals.bottle.diffusion"])
+        #expect(NormalResiduals(tensors: tensors, product: "bottle") == levels)
+        #expect(NormalResiduals(tensors: tensors, product: "glass") == nil)
+    }
+
     @Test func gaussianSmoothingMatchesADirectConvolution() {
         let map = randomMap(width: 23, height: 17, seed: 2)
         #expect(largestDifference(map.smoothed(sigma: 2).values, naiveGaussian(map, sigmaX: 2, sigmaY: 2)) < 1e-5)

@@ -41,8 +41,8 @@ public struct Evaluator {
         self.batchSize = batchSize
     }
 
-    /// Evaluates one set for each of `sources`.
-    public func evaluate(set: EvaluationSet, sources: [ScoringSettings.MapSource]) throws
+    /// Evaluates one set, whose frames show `product`, for each of `sources`.
+    public func evaluate(set: EvaluationSet, product: String, sources: [ScoringSettings.MapSource]) throws
         -> [ScoringSettings.MapSource: Result] {
         let started = Date()
         let side = detector.manifest.resolution
@@ -54,7 +54,7 @@ public struct Evaluator {
         for start in stride(from: 0, to: set.testItems.count, by: batchSize) {
             let items = Array(set.testItems[start..<min(start + batchSize, set.testItems.count)])
             let frames = try items.map { try Image(contentsOfFile: $0.path) }
-            let analyses = detector.analyse(frames, sources: sources, settings: settings)
+            let analyses = try detector.analyse(frames, product: product, sources: sources, settings: settings)
             for (index, item) in items.enumerated() {
                 let mask = set.hasMasks
                     ? try set.mask(for: item, imageWidth: frames[index].width, imageHeight: frames[index].height, width: side, height: side)

@@ -33,26 +33,76 @@ public struct AnomalyMap: Sendable, Equatable {
     }
 
     /// Per position, the mean over channels of the squared difference of two latents [N, C, H, W]:
-    /// maps [N, H, W].
-    public static func distance(_ a: Tensor, _ b: Tensor) -> Tensor {
-        precondition(a.rank == 4 && a.shape == b.shape, "distance between latents \(a.shape) and \(b.shape)")
+    /// maps [N, H, W]. With `pooling` k > 1 the difference is first averaged over the k x k window
+    /// around each position (over the window's positions inside the grid, so the border is not
+    /// pulled towards zero); with `normal` each squared term is divided by its product's normal
+    /// level at that channel and position before the mean.
+    public static func distance(_ a: Tensor, _ b: Tensor, pooling: Int = 1, normal: NormalResiduals.Levels? = nil) -> Tensor {
+        let squared = squaredResiduals(a, b, pooling: pooling)
         let (images, channels, plane) = (a.shape[0], a.shape[1], a.shape[2] * a.shape[3])
+        if let normal {
+            precondition(normal.values.count == channels * plane, "normal residual levels for \(normal.values.count / max(1, plane)) channels, latents have \(channels)")
+        }
+        let weights = normal.map { $0.values.map { 1 / ($0 + NormalResiduals.floor) } }
         let scale = 1 / Float(channels)
         return Tensor(shape: [images, a.shape[2], a.shape[3]]) { out in
+            squared.data.withUnsafeBufferPointer { terms in
+                for image in 0..<images {
+                    let map = out.baseAddress! + image * plane
+                    map.update(repeating: 0, count: plane)
+                    for channel in 0..<channels {
+                        let term = terms.baseAddress! + (image * channels + channel) * plane
+                        if let weights {
+                            weights.withUnsafeBufferPointer { w in
+                                let weight = w.baseAddress! + channel * plane
+                                for i in 0..<plane { map[i] += term[i] * weight[i] }
+                            }
+                        } else {
+                            for i in 0..<plane { map[i] += term[i] }
+                        }
+                    }
+                    for i in 0..<plane { map[i] *= scale }
+                }
+            }
+        }
+    }
+
+    /// (window mean of a - b)^2 per image, channel and position: [N, C, H, W]. What `distance`
+    /// averages over channels, and what `NormalResiduals` averages over normal images.
+    public static func squaredResiduals(_ a: Tensor, _ b: Tensor, pooling: Int = 1) -> Tensor {
+        precondition(a.rank == 4 && a.shape == b.shape, "distance between latents \(a.shape) and \(b.shape)")
+        precondition(pooling >= 1 && pooling % 2 == 1, "pooling window \(pooling) must be odd and positive")
+        let (height, width) = (a.shape[2], a.shape[3]), plane = height * width
+        let planes = a.shape[0] * a.shape[1], radius = pooling / 2
+        return Tensor(shape: a.shape) { out in
             a.data.withUnsafeBufferPointer { first in
                 b.data.withUnsafeBufferPointer { second in
-                    for image in 0..<images {
-                        let map = out.baseAddress! + image * plane
-                        map.update(repeating: 0, count: plane)
-                        for channel in 0..<channels {
-                            let offset = (image * channels + channel) * plane
-                            let p = first.baseAddress! + offset, q = second.baseAddress! + offset
-                            for i in 0..<plane {
-                                let d = p[i] - q[i]
-                                map[i] += d * d
+                    var row = [Float](repeating: 0, count: plane)
+                    for p in 0..<planes {
+                        let x = first.baseAddress! + p * plane, y = second.baseAddress! + p * plane
+                        let to = out.baseAddress! + p * plane
+                        guard radius > 0 else {
+                            for i in 0..<plane { let d = x[i] - y[i]; to[i] = d * d }
+                            continue
+                        }
+                        // Separable window mean: along rows into `row`, then down columns.
+                        for r in 0..<height {
+                            for c in 0..<width {
+                                let lo = max(0, c - radius), hi = min(width - 1, c + radius)
+                                var sum: Float = 0
+                                for k in lo...hi { sum += x[r * width + k] - y[r * width + k] }
+                                row[r * width + c] = sum / Float(hi - lo + 1)
                             }
                         }
-                        for i in 0..<plane { map[i] *= scale }
+                        for r in 0..<height {
+                            let lo = max(0, r - radius), hi = min(height - 1, r + radius)
+                            for c in 0..<width {
+                                var sum: Float = 0
+                                for k in lo...hi { sum += row[k * width + c] }
+                                let d = sum / Float(hi - lo + 1)
+                                to[r * width + c] = d * d
+                            }
+                        }
                     }
                 }
             }

@@ -4,7 +4,8 @@ import InspectdModel
 import InspectdTensor
 
 /// A model on disk: `manifest.json` and `weights.safetensors` (the network's parameters under their
-/// PyTorch-style names, plus `latent.mean` and `latent.std`). The weights are written first and the
+/// PyTorch-style names, plus `latent.mean` and `latent.std`, plus each product's normal residual
+/// levels `residuals.<product>.amn` / `.diffusion`). The weights are written first and the
 /// manifest last, each atomically, so a crash leaves the previous model or the new one, never a mix
 /// that loads.
 public struct ModelFolder: Sendable {
@@ -59,8 +60,17 @@ public struct ModelFolder: Sendable {
         }
     }
 
-    /// The manifest, the network with its weights, and the latent statistics.
-    public func load() throws -> (manifest: ModelManifest, network: CDADNetwork, statistics: LatentStatistics) {
+    /// Everything a model folder holds, loaded and checked.
+    public struct Contents {
+        public var manifest: ModelManifest
+        public var network: CDADNetwork
+        public var statistics: LatentStatistics
+        /// Per product; every product of the manifest has its levels when its scoring standardises.
+        public var residuals: [String: NormalResiduals]
+    }
+
+    /// The manifest, the network with its weights, the latent statistics and the products' levels.
+    public func load() throws -> Contents {
         let manifest = try readManifest()
         let (tensors, _) = try Safetensors.read(from: weightsURL)
         let network = CDADNetwork(config: manifest.network, seed: 0)
@@ -74,14 +84,32 @@ public struct ModelFolder: Sendable {
             throw Failure(path: weightsURL.path, reason: "missing or mis-sized '\(LatentStatistics.meanTensorName)' / "
                           + "'\(LatentStatistics.standardDeviationTensorName)' (\(manifest.network.latentChannels) channels expected)")
         }
+        var residuals: [String: NormalResiduals] = [:]
+        for product in manifest.products.keys.sorted() {
+            if let levels = NormalResiduals(tensors: tensors, product: product) {
+                guard levels.amn.channels == manifest.network.latentChannels else {
+                    throw Failure(path: weightsURL.path, reason: "'\(NormalResiduals.tensorNames(product: product).amn)' has "
+                                  + "\(levels.amn.channels) channels, the latent \(manifest.network.latentChannels)")
+                }
+                residuals[product] = levels
+            } else if manifest.scoring.standardiseResiduals {
+                let names = NormalResiduals.tensorNames(product: product)
+                throw Failure(path: weightsURL.path, reason: "no '\(names.amn)' / '\(names.diffusion)' [C, H, W] tensors, which "
+                              + "product '\(product)' needs for standardised scoring; 'inspectd calibrate' fits them")
+            }
+        }
         for p in network.namedParameters { p.tensor.requiresGrad = false }
-        return (manifest, network, statistics)
+        return Contents(manifest: manifest, network: network, statistics: statistics, residuals: residuals)
     }
 
-    public func save(manifest: ModelManifest, network: CDADNetwork, statistics: LatentStatistics) throws {
+    public func save(manifest: ModelManifest, network: CDADNetwork, statistics: LatentStatistics,
+                     residuals: [String: NormalResiduals]) throws {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         var tensors = network.parameterDictionary
         for (name, tensor) in statistics.tensors { tensors[name] = tensor }
+        for (product, levels) in residuals where manifest.products[product] != nil {
+            for (name, tensor) in levels.tensors(product: product) { tensors[name] = tensor }
+        }
         try Safetensors.write(tensors, metadata: ["format": "inspectd-cdad", "format_version": "\(ModelManifest.currentFormat)"],
                               to: weightsURL)
         try writeManifest(manifest)

@@ -20,12 +20,23 @@ public struct ScoringSettings: Codable, Sendable, Equatable {
     public var ddimSteps: Int
     /// Gaussian smoothing of the upsampled map, in pixels at the model resolution.
     public var smoothingSigma: Float
+    /// Side of the square window (odd, 1 = none) the residual is averaged over before it is
+    /// squared: the distance of locally averaged latents, as the reference's 3x3-pooled features.
+    public var pooling: Int
+    /// Divide each squared residual by its product's mean on normal training images at that channel
+    /// and position (`NormalResiduals`), so that places a reconstruction always gets wrong on normal
+    /// frames — the latent's borders, busy textures — stop setting the map's maximum.
+    public var standardiseResiduals: Bool
 
-    public init(source: MapSource, noiseLevel: Int, ddimSteps: Int, smoothingSigma: Float) {
+    public init(source: MapSource, noiseLevel: Int, ddimSteps: Int, smoothingSigma: Float,
+                pooling: Int = 1, standardiseResiduals: Bool = true) {
+        precondition(pooling >= 1 && pooling % 2 == 1, "pooling window \(pooling) must be odd and positive")
         self.source = source
         self.noiseLevel = noiseLevel
         self.ddimSteps = ddimSteps
         self.smoothingSigma = smoothingSigma
+        self.pooling = pooling
+        self.standardiseResiduals = standardiseResiduals
     }
 
     enum CodingKeys: String, CodingKey {
@@ -33,6 +44,23 @@ public struct ScoringSettings: Codable, Sendable, Equatable {
         case noiseLevel = "noise_level"
         case ddimSteps = "ddim_steps"
         case smoothingSigma = "smoothing_sigma"
+        case pooling
+        case standardiseResiduals = "standardise_residuals"
+    }
+
+    /// Manifests written before `pooling` and `standardise_residuals` existed scored with neither,
+    /// and their thresholds were calibrated that way: they decode to exactly that.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        source = try c.decode(MapSource.self, forKey: .source)
+        noiseLevel = try c.decode(Int.self, forKey: .noiseLevel)
+        ddimSteps = try c.decode(Int.self, forKey: .ddimSteps)
+        smoothingSigma = try c.decode(Float.self, forKey: .smoothingSigma)
+        pooling = try c.decodeIfPresent(Int.self, forKey: .pooling) ?? 1
+        standardiseResiduals = try c.decodeIfPresent(Bool.self, forKey: .standardiseResiduals) ?? false
+        guard pooling >= 1 && pooling % 2 == 1 else {
+            throw DecodingError.dataCorruptedError(forKey: .pooling, in: c, debugDescription: "expected an odd window side >= 1, got \(pooling)")
+        }
     }
 }
 

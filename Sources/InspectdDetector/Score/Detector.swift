@@ -13,18 +13,23 @@ public final class Detector: @unchecked Sendable {
     let network: CDADNetwork
     let statistics: LatentStatistics
     let extractor: LatentExtractor
+    /// Per product, the normal residual levels its maps are standardised by.
+    public let residuals: [String: NormalResiduals]
 
-    public init(manifest: ModelManifest, network: CDADNetwork, statistics: LatentStatistics, extractor: LatentExtractor) {
+    public init(manifest: ModelManifest, network: CDADNetwork, statistics: LatentStatistics, extractor: LatentExtractor,
+                residuals: [String: NormalResiduals] = [:]) {
         self.manifest = manifest
         self.network = network
         self.statistics = statistics
         self.extractor = extractor
+        self.residuals = residuals
     }
 
     public convenience init(folder: ModelFolder, backbone: EfficientNetLite0) throws {
-        let (manifest, network, statistics) = try folder.load()
-        self.init(manifest: manifest, network: network, statistics: statistics,
-                  extractor: LatentExtractor(backbone: backbone, resolution: manifest.resolution))
+        let model = try folder.load()
+        self.init(manifest: model.manifest, network: model.network, statistics: model.statistics,
+                  extractor: LatentExtractor(backbone: backbone, resolution: model.manifest.resolution),
+                  residuals: model.residuals)
     }
 
     /// Maps and scores of one frame, at the model resolution.
@@ -35,26 +40,35 @@ public final class Detector: @unchecked Sendable {
         public var scores: [ScoringSettings.MapSource: Float]
     }
 
-    /// Scores `frames` together (a batch shares the backbone and network passes).
-    /// `sources` defaults to the manifest's configured map source.
-    public func analyse(_ frames: [Image], sources: [ScoringSettings.MapSource]? = nil,
-                        settings: ScoringSettings? = nil) -> [Analysis] {
+    /// The scoring wants standardised residuals and the model has no levels for the product.
+    public struct MissingResiduals: Error, CustomStringConvertible, Sendable {
+        public let product: String?
+        public var description: String {
+            guard let product else { return "standardised scoring needs a product, and none was named" }
+            return "the model has no normal residual levels for '\(product)' (a product it was not trained on?); "
+                + "'inspectd calibrate' fits them"
+        }
+    }
+
+    /// Scores `frames` of `product` together (a batch shares the backbone and network passes).
+    /// `sources` defaults to the manifest's configured map source. Throws `MissingResiduals` when
+    /// the settings standardise residuals and the model has no levels for `product`.
+    public func analyse(_ frames: [Image], product: String?, sources: [ScoringSettings.MapSource]? = nil,
+                        settings: ScoringSettings? = nil) throws -> [Analysis] {
         guard !frames.isEmpty else { return [] }
         let settings = settings ?? manifest.scoring
         let sources = sources ?? [settings.source]
-        let latent = standardisedLatents(frames.map(extractor.modelImage))
-        let needsDiffusion = sources.contains { $0 != .amn }
-
-        let reconstruction: (amn: Tensor, diffusion: Tensor?) = Autograd.withoutRecording {
-            if needsDiffusion {
-                let noise = Self.frameNoise(for: latent)
-                let r = network.reconstruct(latent: latent, noiseLevel: settings.noiseLevel, steps: settings.ddimSteps, noise: noise)
-                return (r.amn, r.diffusion)
-            }
-            return (network.amn(latent).reconstruction, nil)
+        var normal: NormalResiduals?
+        if settings.standardiseResiduals {
+            guard let product, let levels = residuals[product] else { throw MissingResiduals(product: product) }
+            normal = levels
         }
-        let amnDistance = AnomalyMap.distance(latent, reconstruction.amn)
-        let diffusionDistance = reconstruction.diffusion.map { AnomalyMap.distance(latent, $0) }
+        let latent = standardisedLatents(frames.map(extractor.modelImage))
+        let reconstruction = reconstruct(latent, diffusion: sources.contains { $0 != .amn }, settings: settings)
+        let amnDistance = AnomalyMap.distance(latent, reconstruction.amn, pooling: settings.pooling, normal: normal?.amn)
+        let diffusionDistance = reconstruction.diffusion.map {
+            AnomalyMap.distance(latent, $0, pooling: settings.pooling, normal: normal?.diffusion)
+        }
 
         return frames.indices.map { i in
             var maps: [ScoringSettings.MapSource: AnomalyMap] = [:]
@@ -74,6 +88,26 @@ public final class Detector: @unchecked Sendable {
                 maps[source] = coarse.smoothedMap(side: extractor.resolution, sigma: settings.smoothingSigma)
             }
             return Analysis(maps: maps, scores: maps.mapValues(\.maximum))
+        }
+    }
+
+    /// Squared residuals [N, C, h, w] of both reconstructions of frames already at the model
+    /// resolution, pooled as `settings` says and not standardised: what `NormalResiduals` is
+    /// fitted on.
+    func squaredResiduals(ofModelImages modelImages: [Image], settings: ScoringSettings) -> (amn: Tensor, diffusion: Tensor) {
+        let latent = standardisedLatents(modelImages)
+        let reconstruction = reconstruct(latent, diffusion: true, settings: settings)
+        return (AnomalyMap.squaredResiduals(latent, reconstruction.amn, pooling: settings.pooling),
+                AnomalyMap.squaredResiduals(latent, reconstruction.diffusion!, pooling: settings.pooling))
+    }
+
+    /// The AMN's reconstruction, and with `diffusion` the denoiser's from frame-seeded noise.
+    private func reconstruct(_ latent: Tensor, diffusion: Bool, settings: ScoringSettings) -> (amn: Tensor, diffusion: Tensor?) {
+        Autograd.withoutRecording {
+            guard diffusion else { return (network.amn(latent).reconstruction, nil) }
+            let r = network.reconstruct(latent: latent, noiseLevel: settings.noiseLevel, steps: settings.ddimSteps,
+                                        noise: Self.frameNoise(for: latent))
+            return (r.amn, r.diffusion)
         }
     }
 

@@ -46,7 +46,7 @@ public final class Inspector: Sendable {
     public func inspect(_ frame: Image, product: String, normalisedThreshold: Float = 0.5) throws -> Inspection {
         guard let record = manifest.products[product] else { throw UnknownProduct(product: product, known: products) }
         let source = manifest.scoring.source
-        let analysis = detector.analyse([frame], sources: [source])[0]
+        let analysis = try detector.analyse([frame], product: product, sources: [source])[0]
         let calibration = record.calibration
         let raw = analysis.scores[source]!
         return Inspection(product: product, rawScore: raw, normalisedScore: calibration.normalised(raw),

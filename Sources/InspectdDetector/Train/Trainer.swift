@@ -85,7 +85,7 @@ public final class Trainer {
 
         // Data: model-size images per product, clean latents cached once.
         let sets = try products.map { try ProductImages(product: $0.name, folder: $0.folder, holdoutFraction: settings.holdoutFraction) }
-        let images = try sets.map { set in try loadModelImages(set.training, product: set.product, extractor: extractor) }
+        let images = sets.map { set in decodeModelImages(set.training, product: set.product, extractor: extractor, log: log) }
         for (set, loaded) in zip(sets, images) where loaded.isEmpty {
             throw Failure(description: "\(set.folder): none of the \(set.training.count) training images of '\(set.product)' could be decoded")
         }
@@ -162,23 +162,19 @@ public final class Trainer {
         }
         for p in network.namedParameters { p.tensor.requiresGrad = false; p.tensor.grad = nil }
 
-        // Calibration on held-out normal images, with the scoring the model will use.
-        let detector = Detector(manifest: manifest, network: network, statistics: statistics, extractor: extractor)
+        // Residual levels from each product's training images, its threshold from its held-out ones.
+        // Products of an existing model that this run does not include keep their levels and
+        // thresholds (the continual check re-examines them).
+        var residuals = existing?.residuals ?? [:]
+        let detector = Detector(manifest: manifest, network: network, statistics: statistics, extractor: extractor, residuals: residuals)
         let now = ISO8601DateFormatter().string(from: Date())
         for (index, set) in sets.enumerated() {
-            let heldOut = try loadModelImages(set.holdout, product: set.product, extractor: extractor)
-            let calibrationImages = heldOut.isEmpty ? images[index] : heldOut
-            let scores = stride(from: 0, to: calibrationImages.count, by: 8).flatMap { start in
-                detector.analyse(Array(calibrationImages[start..<min(start + 8, calibrationImages.count)]))
-                    .map { $0.scores[manifest.scoring.source]! }
-            }
-            var calibration = Calibration(heldOutNormalScores: scores)
-            if heldOut.isEmpty {
-                calibration.method += " (no held-out images: fewer than \(ProductImages.minimumImagesForHoldout) in the folder, so training images)"
-            }
+            let heldOut = decodeModelImages(set.holdout, product: set.product, extractor: extractor, log: log)
+            let fit = try Calibrator.fit(detector: detector, product: set.product, training: images[index], heldOut: heldOut)
+            residuals[set.product] = fit.residuals
             manifest.products[set.product] = ProductRecord(source: set.folder, trainingImages: images[index].count,
-                                                           heldOutImages: heldOut.count, calibration: calibration, added: now)
-            log("\(set.product): threshold \(calibration.threshold) from \(calibration.images) images")
+                                                           heldOutImages: heldOut.count, calibration: fit.calibration, added: now)
+            log("\(set.product): threshold \(fit.calibration.threshold) from \(fit.calibration.images) images")
         }
 
         let seconds = Date().timeIntervalSince(started)
@@ -186,7 +182,7 @@ public final class Trainer {
         manifest.training.seconds += seconds
         manifest.training.runs.append(.init(products: sets.map(\.product), steps: settings.steps, seconds: seconds,
                                             profile: profile.name, finished: now))
-        try folder.save(manifest: manifest, network: network, statistics: statistics)
+        try folder.save(manifest: manifest, network: network, statistics: statistics, residuals: residuals)
         try? FileManager.default.removeItem(at: stateURL)
         return manifest
     }
@@ -197,19 +193,6 @@ public final class Trainer {
         if step < warmup { return peak * Float(step + 1) / Float(warmup) }
         let progress = Float(step - warmup) / Float(max(1, total - warmup))
         return peak * (0.1 + 0.9 * 0.5 * (1 + cos(.pi * progress)))
-    }
-
-    /// Decodes and resizes images for training; an undecodable file is reported and skipped.
-    func loadModelImages(_ paths: [String], product: String, extractor: LatentExtractor) throws -> [Image] {
-        var images: [Image] = []
-        for path in paths {
-            do {
-                images.append(extractor.modelImage(try Image(contentsOfFile: path)))
-            } catch {
-                log("warning: \(product): skipping \(error)")
-            }
-        }
-        return images
     }
 
     var stateURL: URL { folder.url.appendingPathComponent(Self.stateName) }
