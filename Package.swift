@@ -26,7 +26,9 @@ let package = Package(
 
         // Crash-safe file writing, shared by checkpoints, model folders and the spool.
         .target(name: "InspectdFiles"),
-        .target(name: "InspectdTensor", dependencies: ["COpenBLAS", "CLAPACKE", "InspectdFiles"]),
+        // Elementwise loops that want AVX-512/AVX2, cloned per instruction set and picked at load time.
+        .target(name: "CInspectdKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
+        .target(name: "InspectdTensor", dependencies: ["COpenBLAS", "CLAPACKE", "CInspectdKernels", "InspectdFiles"]),
         .target(name: "InspectdModel", dependencies: ["InspectdTensor"]),
 
         // C only where C is required: libjpeg and libpng report errors by longjmp.
@@ -68,7 +70,7 @@ let package = Package(
         .target(name: "InspectdTesting", dependencies: ["InspectdTensor"]),
 
         .testTarget(name: "InspectdFilesTests", dependencies: ["InspectdFiles"]),
-        .testTarget(name: "InspectdTensorTests", dependencies: ["InspectdTensor", "InspectdTesting"]),
+        .testTarget(name: "InspectdTensorTests", dependencies: ["InspectdTensor", "CInspectdKernels", "InspectdTesting"]),
         .testTarget(name: "InspectdImageTests", dependencies: ["InspectdImage", "InspectdTesting"]),
         .testTarget(name: "InspectdModelTests", dependencies: ["InspectdModel", "InspectdImage", "InspectdDetector", "InspectdTesting"],
                     resources: [.copy("Fixtures")]),

@@ -1,3 +1,4 @@
+import CInspectdKernels
 import COpenBLAS
 import Dispatch
 import Synchronization
@@ -18,6 +19,10 @@ public enum Engine {
     @TaskLocal private static var insideWorker = false
 
     /// Threads available to the calling code: the configured count, or 1 inside a parallel worker.
+    /// Which build of the C elementwise kernels (`CInspectdKernels`) this CPU runs: "avx512",
+    /// "avx2" or "baseline".
+    public static var vectorKernels: String { String(cString: inspectd_kernels_isa()) }
+
     public static var threads: Int { insideWorker ? 1 : threadCount.load(ordering: .relaxed) }
 
     /// Sets the number of threads for the engine's parallel loops and GEMMs.

@@ -62,7 +62,7 @@ struct Bench: ParsableCommand {
         perFrame.sort()
 
         var report: [String: Any] = [
-            "precision": "fp32", "threads": Engine.threads, "blas_core": BLASCore.current, "batch": batch, "images": frames.count, "rounds": rounds,
+            "precision": "fp32", "threads": Engine.threads, "blas_core": BLASCore.current, "vector_kernels": Engine.vectorKernels, "batch": batch, "images": frames.count, "rounds": rounds,
             "ddim_steps": settings.ddimSteps, "noise_level": settings.noiseLevel, "source": settings.source.rawValue,
             "score_ms_p50": rounded(percentile(perFrame, 0.5), digits: 2),
             "score_ms_p95": rounded(percentile(perFrame, 0.95), digits: 2),

@@ -1,3 +1,4 @@
+import CInspectdKernels
 import Foundation
 import InspectdTesting
 import Testing
@@ -74,16 +75,37 @@ func naiveAttention(q: [Float], k: [Float], v: [Float], mask: [Float]?, tq: Int,
         #expect(gradientError([x]) { softmax($0[0], axis: axis) } < 1e-2)
     }
 
+    /// The C row kernel (whichever clone this CPU runs) against the definition in Float64, for
+    /// lengths around its 16-lane body and tail, with masked (−∞) entries and an all-masked row.
+    @Test func softmaxRowKernelMatchesTheDefinition() {
+        #expect(["avx512", "avx2", "baseline"].contains(String(cString: inspectd_kernels_isa())))
+        var r = TestRandom(seed: 35)
+        for n in [1, 2, 15, 16, 17, 31, 33, 100, 1024] {
+            var row = (0..<n).map { _ in r.uniform(-30, 30) }
+            if n > 3 { row[1] = -.infinity; row[n - 1] = -.infinity }
+            let peak = Double(row.max()!)
+            let exps = row.map { Foundation.exp(Double($0) - peak) }
+            let total = exps.reduce(0, +)
+            inspectd_softmax_row(&row, n)
+            for i in 0..<n { #expect(abs(Double(row[i]) - exps[i] / total) < 1e-6, "n \(n), entry \(i)") }
+            if n > 3 { #expect(row[1] == 0 && row[n - 1] == 0) }
+        }
+        var masked = [Float](repeating: -.infinity, count: 20)
+        inspectd_softmax_row(&masked, 20)
+        #expect(masked.allSatisfy { $0 == 0 })
+    }
+
+    /// The engine's exp, checked against the libm one in Float64.
     @Test func fastExpIsAccurate() {
         var worst: Double = 0
         for i in 0...20_000 {
             let x = -87 + Float(i) * (175.0 / 20_000)
             let exact = Foundation.exp(Double(x))
-            worst = max(worst, abs(Double(FastMath.exp(x)) - exact) / exact)
+            worst = max(worst, abs(Double(inspectd_exp(x)) - exact) / exact)
         }
         #expect(worst < 5e-7)
-        #expect(FastMath.exp(-.infinity) == 0)
-        #expect(FastMath.exp(0) == 1)
+        #expect(inspectd_exp(-.infinity) == 0)
+        #expect(inspectd_exp(0) == 1)
     }
 
     @Test func attentionMatchesDefinition() {
