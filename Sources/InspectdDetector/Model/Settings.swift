@@ -29,7 +29,7 @@ public struct ScoringSettings: Codable, Sendable, Equatable {
     public var standardiseResiduals: Bool
 
     public init(source: MapSource, noiseLevel: Int, ddimSteps: Int, smoothingSigma: Float,
-                pooling: Int = 1, standardiseResiduals: Bool = true) {
+                pooling: Int, standardiseResiduals: Bool) {
         precondition(pooling >= 1 && pooling % 2 == 1, "pooling window \(pooling) must be odd and positive")
         self.source = source
         self.noiseLevel = noiseLevel
