@@ -50,6 +50,7 @@ struct Calibrate: ParsableCommand {
         let folders = Dictionary(products.compactMap(parseProduct).map { ($0.name, $0.folder) }, uniquingKeysWith: { $1 })
         let manifest = try Calibrator.recalibrate(folder: folder, backbone: backbone, scoring: settings, folders: folders, log: note)
         note("recalibrated \(manifest.products.count) product(s) in \(model): source \(settings.source.rawValue), pooling \(settings.pooling), "
-             + "standardised residuals \(settings.standardiseResiduals), noise level \(settings.noiseLevel), \(settings.ddimSteps) DDIM steps")
+             + "standardised residuals \(settings.standardiseResiduals), noise level \(settings.noiseLevel), \(settings.ddimSteps) DDIM steps, "
+             + "image score from the top \(settings.imageScoreTopFraction) of the map")
     }
 }

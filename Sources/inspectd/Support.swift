@@ -24,6 +24,9 @@ struct ScoringOptions: ParsableArguments {
     @Option(help: "DDIM steps (default: the model's).")
     var ddimSteps: Int?
 
+    @Option(help: "Image score = mean of this share of the map's highest values; 0 = its maximum (default: the model's).")
+    var imageScoreTopFraction: Float?
+
     /// The manifest's scoring settings with these overrides, checked against the model's schedule.
     func applied(to manifest: ModelManifest) throws -> ScoringSettings {
         var settings = manifest.scoring
@@ -37,6 +40,12 @@ struct ScoringOptions: ParsableArguments {
                 throw ValidationError("--ddim-steps must be in 1...\(settings.noiseLevel) (the noise level), got \(ddimSteps)")
             }
             settings.ddimSteps = ddimSteps
+        }
+        if let imageScoreTopFraction {
+            guard (0...1).contains(imageScoreTopFraction) else {
+                throw ValidationError("--image-score-top-fraction must be in 0...1, got \(imageScoreTopFraction)")
+            }
+            settings.imageScoreTopFraction = imageScoreTopFraction
         }
         return settings
     }

@@ -91,6 +91,7 @@ struct EndToEndTests {
         var settings = before.manifest.scoring
         settings.pooling = 3
         settings.source = .amn
+        settings.imageScoreTopFraction = 0.01
         let manifest = try Calibrator.recalibrate(folder: folder, backbone: backbone, scoring: settings, log: { _ in })
         let after = try folder.load()
         #expect(after.manifest.scoring == settings && manifest == after.manifest)

@@ -170,4 +170,14 @@ private func largestDifference(_ a: [Float], _ b: [Float]) -> Float {
         // The spike sits at latent cell (20, 10): pixels 160..<168 and 80..<88 at 256.
         #expect((159...168).contains(peak % 256) && (79...88).contains(peak / 256))
     }
+
+    /// Hand-computed: 8 values, the top share rounded to a whole count, never fewer than one.
+    @Test func imageScoreIsTheMeanOfTheTopShare() {
+        let map = AnomalyMap(width: 4, height: 2, values: [1, 5, 3, 4, 0, 2, 5, 7])
+        #expect(map.imageScore(topFraction: 0) == 7)
+        #expect(map.imageScore(topFraction: 0.05) == 7)      // 0.4 values rounds to none: one
+        #expect(map.imageScore(topFraction: 0.25) == 6)      // 7, 5
+        #expect(map.imageScore(topFraction: 0.375) == Float(17) / 3) // 7, 5, 5: a tie counts each value
+        #expect(map.imageScore(topFraction: 1) == Float(27) / 8)
+    }
 }

@@ -64,11 +64,17 @@ import Testing
         #expect(try folder.load().residuals.isEmpty)
     }
 
-    /// Manifests from before pooling and standardising existed keep scoring as they were calibrated.
+    /// Manifests from before pooling, standardising and top-share scores existed keep scoring as they
+    /// were calibrated.
     @Test func scoringWithoutTheNewerKeysDecodesToTheOldScoring() throws {
         let old = #"{"source": "combined", "noise_level": 50, "ddim_steps": 3, "smoothing_sigma": 4}"#
         let settings = try JSONDecoder().decode(ScoringSettings.self, from: Data(old.utf8))
         #expect(settings.pooling == 1 && !settings.standardiseResiduals && settings.noiseLevel == 50)
+        #expect(settings.imageScoreTopFraction == 0)
+        let share = #"{"source": "amn", "noise_level": 50, "ddim_steps": 3, "smoothing_sigma": 4, "image_score_top_fraction": 1.5}"#
+        #expect { try JSONDecoder().decode(ScoringSettings.self, from: Data(share.utf8)) } throws: {
+            "\($0)".contains("image_score_top_fraction") && "\($0)".contains("1.5")
+        }
         let even = #"{"source": "amn", "noise_level": 50, "ddim_steps": 3, "smoothing_sigma": 4, "pooling": 2}"#
         #expect { try JSONDecoder().decode(ScoringSettings.self, from: Data(even.utf8)) } throws: { "\($0)".contains("odd") }
         let written = try JSONEncoder().encode(TrainingProfile.standard.scoring)

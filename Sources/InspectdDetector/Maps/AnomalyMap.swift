@@ -109,8 +109,20 @@ public struct AnomalyMap: Sendable, Equatable {
         }
     }
 
-    /// The image score: the largest value.
+    /// The largest value.
     public var maximum: Float { values.max()! }
+
+    /// The image score: the mean of the highest `topFraction` of the values (at least one of
+    /// them), so 0 gives the maximum. A mean over the top few hundred pixels of a 256² map asks a
+    /// defect to be large as well as strong, which one stray bright pixel on a busy normal
+    /// texture is not.
+    public func imageScore(topFraction: Float) -> Float {
+        precondition((0...1).contains(topFraction), "top fraction \(topFraction) is outside 0...1")
+        let count = max(1, Int((topFraction * Float(values.count)).rounded()))
+        guard count > 1 else { return maximum }
+        let top = values.sorted(by: >).prefix(count)
+        return top.reduce(0, +) / Float(count)
+    }
 
     /// The reference's map at model resolution: upsampled to `side` x `side`, then smoothed with
     /// a Gaussian of `sigma` pixels.

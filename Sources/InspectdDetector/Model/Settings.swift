@@ -27,16 +27,21 @@ public struct ScoringSettings: Codable, Sendable, Equatable {
     /// and position (`NormalResiduals`), so that places a reconstruction always gets wrong on normal
     /// frames — the latent's borders, busy textures — stop setting the map's maximum.
     public var standardiseResiduals: Bool
+    /// The image score is the mean of this share of the smoothed map's highest values; 0 = the
+    /// maximum (`AnomalyMap.imageScore`).
+    public var imageScoreTopFraction: Float
 
     public init(source: MapSource, noiseLevel: Int, ddimSteps: Int, smoothingSigma: Float,
-                pooling: Int, standardiseResiduals: Bool) {
+                pooling: Int, standardiseResiduals: Bool, imageScoreTopFraction: Float) {
         precondition(pooling >= 1 && pooling % 2 == 1, "pooling window \(pooling) must be odd and positive")
+        precondition((0...1).contains(imageScoreTopFraction), "image score top fraction \(imageScoreTopFraction) is outside 0...1")
         self.source = source
         self.noiseLevel = noiseLevel
         self.ddimSteps = ddimSteps
         self.smoothingSigma = smoothingSigma
         self.pooling = pooling
         self.standardiseResiduals = standardiseResiduals
+        self.imageScoreTopFraction = imageScoreTopFraction
     }
 
     enum CodingKeys: String, CodingKey {
@@ -46,10 +51,12 @@ public struct ScoringSettings: Codable, Sendable, Equatable {
         case smoothingSigma = "smoothing_sigma"
         case pooling
         case standardiseResiduals = "standardise_residuals"
+        case imageScoreTopFraction = "image_score_top_fraction"
     }
 
-    /// Manifests written before `pooling` and `standardise_residuals` existed scored with neither,
-    /// and their thresholds were calibrated that way: they decode to exactly that.
+    /// Manifests written before `pooling`, `standardise_residuals` and `image_score_top_fraction`
+    /// existed scored with none of them (the map's maximum), and their thresholds were calibrated
+    /// that way: they decode to exactly that.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         source = try c.decode(MapSource.self, forKey: .source)
@@ -58,8 +65,13 @@ public struct ScoringSettings: Codable, Sendable, Equatable {
         smoothingSigma = try c.decode(Float.self, forKey: .smoothingSigma)
         pooling = try c.decodeIfPresent(Int.self, forKey: .pooling) ?? 1
         standardiseResiduals = try c.decodeIfPresent(Bool.self, forKey: .standardiseResiduals) ?? false
+        imageScoreTopFraction = try c.decodeIfPresent(Float.self, forKey: .imageScoreTopFraction) ?? 0
         guard pooling >= 1 && pooling % 2 == 1 else {
             throw DecodingError.dataCorruptedError(forKey: .pooling, in: c, debugDescription: "expected an odd window side >= 1, got \(pooling)")
+        }
+        guard (0...1).contains(imageScoreTopFraction) else {
+            throw DecodingError.dataCorruptedError(forKey: .imageScoreTopFraction, in: c,
+                                                   debugDescription: "expected a fraction in 0...1, got \(imageScoreTopFraction)")
         }
     }
 }

@@ -36,7 +36,7 @@ public final class Detector: @unchecked Sendable {
     public struct Analysis: Sendable {
         /// Smoothed map per source that was asked for.
         public var maps: [ScoringSettings.MapSource: AnomalyMap]
-        /// The map's maximum per source: the raw image score.
+        /// The raw image score per source, from its map as `settings.imageScoreTopFraction` says.
         public var scores: [ScoringSettings.MapSource: Float]
     }
 
@@ -87,7 +87,7 @@ public final class Detector: @unchecked Sendable {
                 }
                 maps[source] = coarse.smoothedMap(side: extractor.resolution, sigma: settings.smoothingSigma)
             }
-            return Analysis(maps: maps, scores: maps.mapValues(\.maximum))
+            return Analysis(maps: maps, scores: maps.mapValues { $0.imageScore(topFraction: settings.imageScoreTopFraction) })
         }
     }
 

@@ -22,7 +22,7 @@ public struct TrainingProfile: Sendable {
         training: TrainingSettings(steps: 300, batchSize: 8, learningRate: 1e-3, weightDecay: 0.01,
                                    holdoutFraction: 0.1, checkpointInterval: 100, seed: 1),
         scoring: ScoringSettings(source: .combined, noiseLevel: 50, ddimSteps: 3, smoothingSigma: 4,
-                                 pooling: 1, standardiseResiduals: true),
+                                 pooling: 1, standardiseResiduals: true, imageScoreTopFraction: 0),
         resolution: 256)
 
     /// The prototype's size; 1000 steps fit the 30-minute budget for one product on a 2-core
@@ -33,7 +33,7 @@ public struct TrainingProfile: Sendable {
         training: TrainingSettings(steps: 1000, batchSize: 8, learningRate: 2e-4, weightDecay: 0.01,
                                    holdoutFraction: 0.1, checkpointInterval: 100, seed: 1),
         scoring: ScoringSettings(source: .combined, noiseLevel: 50, ddimSteps: 3, smoothingSigma: 4,
-                                 pooling: 1, standardiseResiduals: true),
+                                 pooling: 1, standardiseResiduals: true, imageScoreTopFraction: 0),
         resolution: 256)
 
     public static let all = [quick, standard]
