@@ -93,11 +93,14 @@ public struct CDADConfig: Codable, Sendable, Equatable {
     /// Two heads and an FFN of 256 because attention and the FFN dominate the AMN's step time
     /// (CDADBenchmarkTests: 4 heads cost 1.4-1.7x the attention time of 1 or 2); no mid blocks
     /// because the U-Net with one residual block per level is already above the prototype's size.
-    public static let standard = CDADConfig()
+    /// x0 prediction because its one-step reconstruction is the sharpest (docs/RESULTS.md: on
+    /// bottle and magnetic_tile its diffusion map beats ε's by 5-12 AUROC points; v failed).
+    public static let standard = CDADConfig(prediction: .x0)
 
     /// A small model for tests and CI: same structure, a fraction of the width.
     public static let quick = CDADConfig(amnWidth: 64, amnLayers: 2, amnHeads: 2, amnFFN: 128,
-                                         unetWidths: [32, 64, 64], timeEmbedding: 128, groupNormGroups: 16)
+                                         unetWidths: [32, 64, 64], timeEmbedding: 128, groupNormGroups: 16,
+                                         prediction: .x0)
 
     /// The channel counts the U-Net's group norms see: every level width, and every concatenation
     /// of an up-path input with its skip. Mirrors the construction in `DenoisingUNet`.
