@@ -65,7 +65,10 @@ public final class Detector: @unchecked Sendable {
         }
         let latent = standardisedLatents(frames.map(extractor.modelImage))
         let reconstruction = reconstruct(latent, diffusion: sources.contains { $0 != .amn }, settings: settings)
-        let amnDistance = AnomalyMap.distance(latent, reconstruction.amn, pooling: settings.pooling, normal: normal?.amn)
+        // The AMN always runs (it conditions the U-Net); its map is only worth making when a
+        // source reads it, which the standard profile's diffusion-only scoring does not.
+        let amnDistance = sources.contains { $0 != .diffusion }
+            ? AnomalyMap.distance(latent, reconstruction.amn, pooling: settings.pooling, normal: normal?.amn) : nil
         let diffusionDistance = reconstruction.diffusion.map {
             AnomalyMap.distance(latent, $0, pooling: settings.pooling, normal: normal?.diffusion)
         }
@@ -75,12 +78,12 @@ public final class Detector: @unchecked Sendable {
             for source in sources {
                 let coarse: AnomalyMap
                 switch source {
-                case .amn: coarse = AnomalyMap(amnDistance, index: i)
+                case .amn: coarse = AnomalyMap(amnDistance!, index: i)
                 case .diffusion: coarse = AnomalyMap(diffusionDistance!, index: i)
                 case .combined, .mean:
                     // Geometric mean: a location must look wrong to both reconstructions to stand
                     // out; arithmetic mean: one of them finding it wrong is enough.
-                    let a = AnomalyMap(amnDistance, index: i), d = AnomalyMap(diffusionDistance!, index: i)
+                    let a = AnomalyMap(amnDistance!, index: i), d = AnomalyMap(diffusionDistance!, index: i)
                     let values = source == .combined ? zip(a.values, d.values).map { ($0 * $1).squareRoot() }
                                                      : zip(a.values, d.values).map { ($0 + $1) / 2 }
                     coarse = AnomalyMap(width: a.width, height: a.height, values: values)
