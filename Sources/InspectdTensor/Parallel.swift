@@ -5,11 +5,13 @@ import Synchronization
 
 /// How many threads the engine uses, for OpenBLAS and for its own loops.
 public enum Engine {
-    private static let threadCount = Atomic<Int>(defaultThreads())
+    private static let threadCount = Atomic<Int>(firstUse())
 
     /// The configured count starts at OpenBLAS's own choice (its environment variables, else the
-    /// cores), and from then on OpenBLAS itself runs single-threaded: see `sgemm`.
-    private static func defaultThreads() -> Int {
+    /// cores), and from then on OpenBLAS itself runs single-threaded: see `sgemm`. From the first
+    /// use on, malloc also keeps freed blocks for reuse (`inspectd_keep_freed_memory`).
+    private static func firstUse() -> Int {
+        inspectd_keep_freed_memory()
         let n = Int(openblas_get_num_threads())
         openblas_set_num_threads(1)
         return max(1, n)
@@ -28,8 +30,14 @@ public enum Engine {
     /// Sets the number of threads for the engine's parallel loops and GEMMs.
     public static func setThreads(_ n: Int) {
         precondition(n >= 1, "thread count must be at least 1, got \(n)")
-        _ = threadCount.load(ordering: .relaxed)   // first touch runs defaultThreads(), which pins OpenBLAS to 1
+        _ = threadCount.load(ordering: .relaxed)   // first touch runs firstUse(), which pins OpenBLAS to 1
         threadCount.store(n, ordering: .relaxed)
+    }
+
+    /// Returns the freed memory the engine keeps for reuse to the system: for a long-lived
+    /// process after a burst of work (a training) that its steady state (scoring) will not need.
+    public static func releaseFreedMemory() {
+        inspectd_release_freed_memory()
     }
 
     /// Splits 0..<count into one contiguous range per thread and runs `body(worker, range)` on each.

@@ -68,6 +68,9 @@ public final class Trainer {
     public func train(products: [ProductSource], profile: TrainingProfile, steps: Int? = nil) throws -> ModelManifest {
         guard !products.isEmpty else { throw Failure(description: "no products to train on") }
         let started = Date()
+        // A training's temporaries (gigabytes at batch 8) stay with malloc for reuse while it
+        // runs; a daemon that goes back to scoring needs a fraction of that.
+        defer { Engine.releaseFreedMemory() }
 
         // The model: existing weights and statistics, or new ones from the profile.
         let existing = folder.exists ? try folder.load() : nil

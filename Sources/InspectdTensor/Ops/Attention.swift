@@ -14,6 +14,8 @@ import Foundation
 /// slice after slice. When recording, every slice's probabilities are kept for the backward
 /// (64 MiB per AMN layer at batch 8, 2 heads, 1024 tokens): rebuilding them there from a saved
 /// log Σ exp cost one more Q·Kᵀ and a pass of exp per slice, about a tenth of a training step.
+/// They are kept one buffer per slice (4 MiB), under malloc's mmap threshold, so that the next
+/// layer reuses the memory instead of faulting in 64 MiB of fresh pages.
 public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
                                       mask: Tensor? = nil, scale: Float? = nil) -> Tensor {
     let g = AttentionGeometry(query: query.shape, key: key.shape, value: value.shape)
@@ -22,25 +24,20 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
     let spans = mask.map { AttentionKernels.nonzeroSpans($0, g) } ?? []
 
     let recording = Autograd.shouldRecord([query, key, value])
-    let keptCount = recording ? g.batch * g.queries * g.keys : 0
-    // Every entry is written by the forward before the backward reads it.
-    var probabilities = [Float](unsafeUninitializedCapacity: keptCount) { _, n in n = keptCount }
+    let kept = recording ? SliceBuffers(count: g.batch, size: g.queries * g.keys) : nil
     let out = Tensor(shape: g.outputShape) { o in
         query.data.withUnsafeBufferPointer { pq in
             key.data.withUnsafeBufferPointer { pk in
                 value.data.withUnsafeBufferPointer { pv in
                     Tensor.withOptionalPointer(mask) { pm in
-                        probabilities.withUnsafeMutableBufferPointer { kept in
-                            AttentionKernels.forward(g, scale: scale, pq.baseAddress!, pk.baseAddress!, pv.baseAddress!,
-                                                     pm, spans, keep: recording ? kept.baseAddress! : nil, o.baseAddress!)
-                        }
+                        AttentionKernels.forward(g, scale: scale, pq.baseAddress!, pk.baseAddress!, pv.baseAddress!,
+                                                 pm, spans, keep: kept, o.baseAddress!)
                     }
                 }
             }
         }
     }
-    guard recording else { return out }
-    let kept = probabilities
+    guard let kept else { return out }
     return Autograd.record(out, inputs: [query, key, value]) { gradOut in
         let dQ = query.tracksGradient ? Tensor(zeros: query.shape) : nil
         let dK = key.tracksGradient ? Tensor(zeros: key.shape) : nil
@@ -49,14 +46,12 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
             key.data.withUnsafeBufferPointer { pk in
                 value.data.withUnsafeBufferPointer { pv in
                     gradOut.data.withUnsafeBufferPointer { pg in
-                        kept.withUnsafeBufferPointer { pp in
-                            Tensor.withMutablePointer(dQ) { dq in
-                                Tensor.withMutablePointer(dK) { dk in
-                                    Tensor.withMutablePointer(dV) { dv in
-                                        AttentionKernels.backward(
-                                            g, scale: scale, pq.baseAddress!, pk.baseAddress!, pv.baseAddress!,
-                                            pp.baseAddress!, pg.baseAddress!, dq, dk, dv)
-                                    }
+                        Tensor.withMutablePointer(dQ) { dq in
+                            Tensor.withMutablePointer(dK) { dk in
+                                Tensor.withMutablePointer(dV) { dv in
+                                    AttentionKernels.backward(
+                                        g, scale: scale, pq.baseAddress!, pk.baseAddress!, pv.baseAddress!,
+                                        kept, pg.baseAddress!, dq, dk, dv)
                                 }
                             }
                         }
@@ -86,6 +81,20 @@ public func neighbourMask(height: Int, width: Int, window: Int = 7) -> Tensor {
                 }
             }
         }
+    }
+}
+
+/// One uninitialised buffer per attention slice, freed with the last reference (the backward's).
+/// Each is written by the forward before the backward reads it.
+final class SliceBuffers: @unchecked Sendable {
+    let slices: [UnsafeMutablePointer<Float>]
+
+    init(count: Int, size: Int) {
+        slices = (0..<count).map { _ in .allocate(capacity: size) }
+    }
+
+    deinit {
+        for slice in slices { slice.deallocate() }
     }
 }
 
@@ -139,17 +148,17 @@ enum AttentionKernels {
     }
 
     /// Per slice: scores = scale·QKᵀ + mask, softmax rows, out = P·V. With `keep`, slice h's
-    /// probabilities stay at keep + h·Tq·Tk; without, one scratch matrix per worker serves all.
+    /// probabilities stay in keep.slices[h]; without, one scratch matrix per worker serves all.
     static func forward(_ g: AttentionGeometry, scale: Float,
                         _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
                         _ mask: UnsafePointer<Float>?, _ spans: [Range<Int>],
-                        keep: UnsafeMutablePointer<Float>?, _ out: UnsafeMutablePointer<Float>) {
+                        keep: SliceBuffers?, _ out: UnsafeMutablePointer<Float>) {
         let size = g.queries * g.keys
         Engine.parallelRanges(g.batch) { _, slices in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: keep == nil ? size : 0)
             defer { scratch.deallocate() }
             for h in slices {
-                let scores = keep.map { $0 + h * size } ?? scratch
+                let scores = keep?.slices[h] ?? scratch
                 sgemm(transposeB: true, m: g.queries, n: g.keys, k: g.depth, alpha: scale,
                       a: q + h * g.queryStep, lda: g.depth, b: k + h * g.keyStep, ldb: g.depth, c: scores, ldc: g.keys)
                 for i in 0..<g.queries {
@@ -168,7 +177,7 @@ enum AttentionKernels {
     /// dS = P ⊙ (dP − rowsum(dP ⊙ P)); dQ = scale·dS·K; dK = scale·dSᵀ·Q.
     static func backward(_ g: AttentionGeometry, scale: Float,
                          _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
-                         _ probabilities: UnsafePointer<Float>, _ dOut: UnsafePointer<Float>,
+                         _ probabilities: SliceBuffers, _ dOut: UnsafePointer<Float>,
                          _ dq: UnsafeMutablePointer<Float>?, _ dk: UnsafeMutablePointer<Float>?,
                          _ dv: UnsafeMutablePointer<Float>?) {
         let wantScores = dq != nil || dk != nil
@@ -178,7 +187,7 @@ enum AttentionKernels {
             defer { dScores.deallocate() }
             for h in slices {
                 let qh = q + h * g.queryStep, kh = k + h * g.keyStep, vh = v + h * g.valueStep
-                let dOh = dOut + h * g.outputStep, probs = probabilities + h * size
+                let dOh = dOut + h * g.outputStep, probs = UnsafePointer(probabilities.slices[h])
                 if let dv {
                     sgemm(transposeA: true, m: g.keys, n: g.valueDepth, k: g.queries,
                           a: probs, lda: g.keys, b: dOh, ldb: g.valueDepth,
