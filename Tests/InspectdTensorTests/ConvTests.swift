@@ -41,6 +41,12 @@ let convCases: [ConvCase] = [
     // Enough channels and rows for the forward pass to cut the output into several row tiles.
     ConvCase(input: [1, 64, 20, 13], outChannels: 4, kernel: (3, 3), stride: 1, padding: Padding2d(1), groups: 1, bias: true),
     ConvCase(input: [1, 60, 130, 9], outChannels: 3, kernel: (3, 3), stride: 2, padding: Padding2d(top: 0, left: 1, bottom: 1, right: 0), groups: 1, bias: true),
+    // 3x3, stride 1, padding 1: the direct kernel where the CPU has AVX-512 (rows of 13, 37, 16; a
+    // row of 9 uses too few lanes and keeps the GEMM). Partial vectors (37 = 16 + 16 + 5, 13), output
+    // channels past a block of 8 (19, 4), input channels past a chunk of 64 (the 64-channel case is
+    // one chunk exactly; the adjoint test below adds 80), one whole vector per row (16).
+    ConvCase(input: [2, 10, 5, 37], outChannels: 19, kernel: (3, 3), stride: 1, padding: Padding2d(1), groups: 1, bias: true),
+    ConvCase(input: [1, 17, 16, 16], outChannels: 8, kernel: (3, 3), stride: 1, padding: Padding2d(1), groups: 1, bias: false),
     // Depthwise: the vectorised kernel at strides 1 and 2 (odd sizes, a 1x1 image, a non-square
     // kernel, asymmetric padding), and the GEMM fallback at stride 3.
     ConvCase(input: [2, 4, 37, 41], outChannels: 4, kernel: (5, 5), stride: 1, padding: Padding2d(2), groups: 4, bias: true),
@@ -99,6 +105,30 @@ let convCases: [ConvCase] = [
         let x = r.tensor([1, 2, 5, 5], scale: 3, requiresGrad: true)
         let w = r.tensor([3, 2, 3, 3], requiresGrad: true)
         #expect(gradientError([x, w], step: 1e-3) { conv2d($0[0], $0[1], padding: Padding2d(1), activation: .relu6) } < 1e-2)
+    }
+
+    @Test(.enabled(if: Conv3x3Kernel.isAvailable, "the direct 3x3 kernel needs AVX-512"))
+    func directKernelTakesThe3x3StrideOneCases() {
+        let direct = convCases.filter { c in
+            Conv3x3Kernel.supports(ConvGeometry(input: c.input, weight: [c.outChannels, c.input[1] / c.groups, c.kernel.0, c.kernel.1],
+                                                stride: c.stride, padding: c.padding, groups: c.groups))
+        }
+        #expect(direct.count == 3)
+    }
+
+    /// The data gradient is the adjoint of the forward: <conv(x), g> = <x, dX(g)> for any x and g.
+    /// Exact up to rounding, at a size finite differences would take long over.
+    @Test func dataGradientIsTheForwardsAdjoint() {
+        var r = TestRandom(seed: 15)
+        let x = r.tensor([2, 80, 12, 28], requiresGrad: true), w = r.tensor([13, 80, 3, 3])
+        let g = r.tensor([2, 13, 12, 28])
+        let y = conv2d(x, w, padding: Padding2d(1))
+        sum(y * g).backward()
+        let lhs = zip(y.data, g.data).reduce(0.0) { $0 + Double($1.0 * $1.1) }
+        let rhs = zip(x.data, x.grad!.data).reduce(0.0) { $0 + Double($1.0 * $1.1) }
+        #expect(abs(lhs - rhs) <= 1e-4 * abs(lhs))
+        let slow = naiveConv2d(x, w, bias: nil, stride: 1, padding: Padding2d(1), groups: 1)
+        #expect(zip(y.data, slow.data).map { abs($0 - $1) }.max()! < 1e-4)
     }
 
     @Test func tiledCasesSpanSeveralTiles() {

@@ -2,6 +2,7 @@
 #define INSPECTD_KERNELS_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -39,6 +40,31 @@ void inspectd_softmax_row(float *row, size_t n);
 
 /// The name of the variant `inspectd_softmax_row` runs on this CPU: "avx512", "avx2" or "baseline".
 const char *inspectd_kernels_isa(void);
+
+/// Whether this CPU runs the direct 3x3 convolution below (AVX-512F). Without it, the caller
+/// lowers to im2col and sgemm.
+bool inspectd_conv3x3_supported(void);
+
+/// Packs 3x3 weights [out_channels, in_channels, 3, 3] for `inspectd_conv3x3`: blocks of 8 output
+/// channels, [block][in_channel][tap][8], zero-filled past out_channels; needs
+/// ceil(out_channels / 8) * 8 * in_channels * 9 floats. With `transpose_flip`, `weight` is
+/// [in_channels, out_channels, 3, 3] and is packed transposed and turned 180 degrees: the
+/// convolution that gives the data gradient of the forward convolution with those weights.
+void inspectd_conv3x3_pack(const float *weight, size_t out_channels, size_t in_channels, bool transpose_flip,
+                           float *packed);
+
+/// Copies one image x [channels, height, width] into `padded` [channels, height + 2, width + 2]
+/// with a border of zeros.
+void inspectd_conv3x3_pad(const float *x, size_t channels, size_t height, size_t width, float *padded);
+
+/// y[o] = bias[o] + sum over c, taps of w[o, c, tap] * x[c, shifted by the tap], for one image:
+/// a 3x3 convolution with stride 1 and one pixel of zero padding, `padded` from
+/// `inspectd_conv3x3_pad`, `packed` from `inspectd_conv3x3_pack`, y [out_channels, height, width].
+/// Computes the output channels of blocks first_block..<end_block (8 channels each), so callers
+/// can split one image between threads. `bias` may be NULL. Requires `inspectd_conv3x3_supported`.
+void inspectd_conv3x3(const float *padded, size_t in_channels, size_t height, size_t width,
+                      const float *packed, size_t out_channels, const float *bias,
+                      size_t first_block, size_t end_block, float *y);
 
 /// Makes malloc keep freed blocks below 32 MiB for reuse instead of handing them back to the
 /// kernel. Every op returns a fresh tensor of a size the same op asked for a moment ago; by

@@ -1,9 +1,10 @@
 /// 2-D convolution (NCHW, weight [Cout, Cin/groups, kh, kw]) and its backward.
 ///
-/// Three paths: 1x1 stride-1 convolutions are a plain GEMM on the input; depthwise convolutions
+/// Four paths: 1x1 stride-1 convolutions are a plain GEMM on the input; depthwise convolutions
 /// (one filter per channel) are direct loops (`DepthwiseKernel` forward at strides 1 and 2), since a
-/// GEMM with K = kh*kw would waste the BLAS; everything else lowers each image (and group) to an
-/// im2col matrix and calls sgemm.
+/// GEMM with K = kh*kw would waste the BLAS; 3x3 stride-1 convolutions with one pixel of padding run
+/// on a direct AVX-512 kernel (`Conv3x3Kernel`, forward and data gradient) where the CPU has it;
+/// everything else lowers each image (and group) to an im2col matrix and calls sgemm.
 
 /// Zero padding on each side, possibly asymmetric (TensorFlow's "SAME" pads more after than before).
 public struct Padding2d: Equatable, Sendable {
@@ -109,6 +110,10 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil,
                 let bias = bias?.data
                 if g.isDepthwise && DepthwiseKernel.supports(g) {
                     DepthwiseKernel.forward(g, px.baseAddress!, pw.baseAddress!, bias, activation, y.baseAddress!)
+                } else if Conv3x3Kernel.supports(g) {
+                    Conv3x3Kernel.forward(g, px.baseAddress!, pw.baseAddress!, bias, y.baseAddress!)
+                    ConvKernels.epilogue(y.baseAddress!, channels: g.batch * g.outChannels, stride: g.outPlane,
+                                         count: g.outPlane, bias: nil, activation)
                 } else {
                     ConvKernels.gemmForward(g, px.baseAddress!, pw.baseAddress!, bias, activation, y.baseAddress!)
                 }
@@ -127,6 +132,11 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil,
                         Tensor.withMutablePointer(dW) { dw in
                             if g.isDepthwise {
                                 ConvKernels.depthwiseBackward(g, px.baseAddress!, pw.baseAddress!, pg.baseAddress!, dx, dw)
+                            } else if Conv3x3Kernel.supports(g) {
+                                if let dx { Conv3x3Kernel.backwardData(g, pg.baseAddress!, pw.baseAddress!, dx) }
+                                if dw != nil {
+                                    ConvKernels.gemmBackward(g, px.baseAddress!, pw.baseAddress!, pg.baseAddress!, nil, dw)
+                                }
                             } else {
                                 ConvKernels.gemmBackward(g, px.baseAddress!, pw.baseAddress!, pg.baseAddress!, dx, dw)
                             }

@@ -1,0 +1,143 @@
+// Direct 3x3 convolution, stride 1, for AVX-512: the U-Net's convolutions are most of its time, and
+// lowering them to im2col + sgemm spends a fifth of it copying (im2col, then OpenBLAS packing the
+// same columns and the weights again for every tile). Here the weights are packed once per call and
+// the input is read in place from a zero-padded copy.
+//
+// Register block: 8 output channels x 3 vectors of 16 output positions = 24 accumulators. Per input
+// channel and tap that is 3 vector loads and 8 broadcasts for 24 FMAs, so the FMA units, not the
+// loads, set the pace.
+
+#include "inspectd_kernels.h"
+
+#include <stdbool.h>
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+#define INSPECTD_HAVE_AVX512_CONV 1
+#endif
+
+enum { CO_BLOCK = 8, VECTORS = 3, LANES16 = 16, CHUNK = 64 };
+
+bool inspectd_conv3x3_supported(void) {
+#ifdef INSPECTD_HAVE_AVX512_CONV
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+#else
+    return false;
+#endif
+}
+
+void inspectd_conv3x3_pack(const float *weight, size_t out_channels, size_t in_channels, bool transpose_flip,
+                           float *packed) {
+    size_t blocks = (out_channels + CO_BLOCK - 1) / CO_BLOCK;
+    for (size_t b = 0; b < blocks; b++)
+        for (size_t c = 0; c < in_channels; c++)
+            for (size_t tap = 0; tap < 9; tap++)
+                for (size_t j = 0; j < CO_BLOCK; j++) {
+                    size_t o = b * CO_BLOCK + j;
+                    float v = 0;
+                    if (o < out_channels) {
+                        // The data gradient of a 3x3 convolution is the convolution of the output
+                        // gradient with the weights' channel axes swapped and the taps turned 180°;
+                        // `weight` is then [in_channels (the forward's outputs), out_channels, 3, 3].
+                        v = transpose_flip ? weight[(c * out_channels + o) * 9 + (8 - tap)]
+                                           : weight[(o * in_channels + c) * 9 + tap];
+                    }
+                    packed[((b * in_channels + c) * 9 + tap) * CO_BLOCK + j] = v;
+                }
+}
+
+void inspectd_conv3x3_pad(const float *x, size_t channels, size_t height, size_t width, float *padded) {
+    size_t pw = width + 2, plane = (height + 2) * pw;
+    for (size_t c = 0; c < channels; c++) {
+        float *dst = padded + c * plane;
+        const float *src = x + c * height * width;
+        memset(dst, 0, pw * sizeof(float));
+        for (size_t y = 0; y < height; y++) {
+            float *row = dst + (y + 1) * pw;
+            row[0] = 0;
+            memcpy(row + 1, src + y * width, width * sizeof(float));
+            row[width + 1] = 0;
+        }
+        memset(dst + (height + 1) * pw, 0, pw * sizeof(float));
+    }
+}
+
+#ifdef INSPECTD_HAVE_AVX512_CONV
+__attribute__((target("avx512f")))
+static void block(const float *padded, size_t in_channels, size_t plane, size_t pw, const float *packed,
+                  const size_t in_offset[VECTORS], const size_t out_offset[VECTORS],
+                  const __mmask16 mask[VECTORS], bool accumulate, const float *bias, size_t co0, size_t co_count,
+                  size_t out_plane, float *y) {
+    __m512 acc[CO_BLOCK][VECTORS];
+    for (int j = 0; j < CO_BLOCK; j++) {
+        if (accumulate && (size_t)j < co_count) {
+            for (int v = 0; v < VECTORS; v++)
+                acc[j][v] = _mm512_maskz_loadu_ps(mask[v], y + (co0 + j) * out_plane + out_offset[v]);
+            continue;
+        }
+        __m512 b = _mm512_set1_ps(bias && (size_t)j < co_count ? bias[co0 + j] : 0.0f);
+        for (int v = 0; v < VECTORS; v++) acc[j][v] = b;
+    }
+    const size_t taps[9] = {0, 1, 2, pw, pw + 1, pw + 2, 2 * pw, 2 * pw + 1, 2 * pw + 2};
+    for (size_t c = 0; c < in_channels; c++) {
+        const float *base = padded + c * plane;
+        const float *w = packed + c * 9 * CO_BLOCK;
+        for (int t = 0; t < 9; t++) {
+            __m512 in[VECTORS];
+            for (int v = 0; v < VECTORS; v++)
+                in[v] = _mm512_maskz_loadu_ps(mask[v], base + in_offset[v] + taps[t]);
+            for (int j = 0; j < CO_BLOCK; j++) {
+                __m512 wj = _mm512_set1_ps(w[t * CO_BLOCK + j]);
+                for (int v = 0; v < VECTORS; v++) acc[j][v] = _mm512_fmadd_ps(wj, in[v], acc[j][v]);
+            }
+        }
+    }
+    for (size_t j = 0; j < co_count; j++)
+        for (int v = 0; v < VECTORS; v++)
+            _mm512_mask_storeu_ps(y + (co0 + j) * out_plane + out_offset[v], mask[v], acc[j][v]);
+}
+#endif
+
+void inspectd_conv3x3(const float *padded, size_t in_channels, size_t height, size_t width,
+                      const float *packed, size_t out_channels, const float *bias,
+                      size_t first_block, size_t end_block, float *y) {
+#ifdef INSPECTD_HAVE_AVX512_CONV
+    size_t pw = width + 2, plane = (height + 2) * pw, out_plane = height * width;
+    size_t per_row = (width + LANES16 - 1) / LANES16, vectors = height * per_row;
+    for (size_t b = first_block; b < end_block; b++) {
+        size_t co0 = b * CO_BLOCK;
+        size_t co_count = out_channels - co0 < CO_BLOCK ? out_channels - co0 : CO_BLOCK;
+        // Input channels in chunks whose weights (18 KB) and input rows stay in L1 while the
+        // block sweeps the image; each chunk after the first adds onto the stored sums.
+        for (size_t c0 = 0; c0 < in_channels; c0 += CHUNK) {
+        size_t chunk = in_channels - c0 < CHUNK ? in_channels - c0 : CHUNK;
+        const float *w = packed + (b * in_channels + c0) * 9 * CO_BLOCK;
+        const float *chunk_input = padded + c0 * plane;
+        // Output vectors in row-major order, VECTORS at a time; past the end, empty masks.
+        for (size_t first = 0; first < vectors; first += VECTORS) {
+            size_t in_offset[VECTORS], out_offset[VECTORS];
+            __mmask16 mask[VECTORS];
+            for (int v = 0; v < VECTORS; v++) {
+                size_t k = first + v;
+                if (k >= vectors) {
+                    in_offset[v] = out_offset[v] = 0;
+                    mask[v] = 0;
+                    continue;
+                }
+                size_t row = k / per_row, x0 = (k % per_row) * LANES16;
+                size_t lanes = width - x0 < LANES16 ? width - x0 : LANES16;
+                in_offset[v] = row * pw + x0;
+                out_offset[v] = row * width + x0;
+                mask[v] = (__mmask16)((1u << lanes) - 1);
+            }
+            block(chunk_input, chunk, plane, pw, w, in_offset, out_offset, mask, c0 > 0, bias, co0, co_count,
+                  out_plane, y);
+        }
+        }
+    }
+#else
+    (void)padded; (void)in_channels; (void)height; (void)width; (void)packed;
+    (void)out_channels; (void)bias; (void)first_block; (void)end_block; (void)y;
+#endif
+}
