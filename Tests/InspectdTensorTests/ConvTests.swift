@@ -131,6 +131,26 @@ let convCases: [ConvCase] = [
         #expect(zip(y.data, slow.data).map { abs($0 - $1) }.max()! < 1e-4)
     }
 
+    /// dW[o, c, ky, kx] = Σ over images and positions of dY[o] · x[c] shifted by the tap, as loops.
+    @Test func weightGradientMatchesItsDefinition() {
+        var r = TestRandom(seed: 16)
+        let (n, cin, cout, h, wd) = (3, 20, 11, 9, 28)
+        let x = r.tensor([n, cin, h, wd]), w = r.tensor([cout, cin, 3, 3], requiresGrad: true)
+        let g = r.tensor([n, cout, h, wd])
+        sum(conv2d(x, w, padding: Padding2d(1)) * g).backward()
+        var worst: Float = 0
+        for o in 0..<cout { for c in 0..<cin { for ky in 0..<3 { for kx in 0..<3 {
+            var s: Float = 0
+            for b in 0..<n { for oy in 0..<h { for ox in 0..<wd {
+                let iy = oy + ky - 1, ix = ox + kx - 1
+                guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+                s += g.data[((b * cout + o) * h + oy) * wd + ox] * x.data[((b * cin + c) * h + iy) * wd + ix]
+            }}}
+            worst = max(worst, abs(s - w.grad!.data[((o * cin + c) * 3 + ky) * 3 + kx]))
+        }}}}
+        #expect(worst < 1e-3)
+    }
+
     @Test func tiledCasesSpanSeveralTiles() {
         let g = ConvGeometry(input: [1, 64, 20, 13], weight: [4, 64, 3, 3], stride: 1, padding: Padding2d(1), groups: 1)
         #expect(g.outputRowsPerTile < g.outHeight)

@@ -3,7 +3,7 @@
 /// Four paths: 1x1 stride-1 convolutions are a plain GEMM on the input; depthwise convolutions
 /// (one filter per channel) are direct loops (`DepthwiseKernel` forward at strides 1 and 2), since a
 /// GEMM with K = kh*kw would waste the BLAS; 3x3 stride-1 convolutions with one pixel of padding run
-/// on a direct AVX-512 kernel (`Conv3x3Kernel`, forward and data gradient) where the CPU has it;
+/// without im2col (`Conv3x3Kernel`) where the CPU has AVX-512;
 /// everything else lowers each image (and group) to an im2col matrix and calls sgemm.
 
 /// Zero padding on each side, possibly asymmetric (TensorFlow's "SAME" pads more after than before).
@@ -134,9 +134,7 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil,
                                 ConvKernels.depthwiseBackward(g, px.baseAddress!, pw.baseAddress!, pg.baseAddress!, dx, dw)
                             } else if Conv3x3Kernel.supports(g) {
                                 if let dx { Conv3x3Kernel.backwardData(g, pg.baseAddress!, pw.baseAddress!, dx) }
-                                if dw != nil {
-                                    ConvKernels.gemmBackward(g, px.baseAddress!, pw.baseAddress!, pg.baseAddress!, nil, dw)
-                                }
+                                if let dw { Conv3x3Kernel.backwardWeight(g, px.baseAddress!, pg.baseAddress!, dw) }
                             } else {
                                 ConvKernels.gemmBackward(g, px.baseAddress!, pw.baseAddress!, pg.baseAddress!, dx, dw)
                             }

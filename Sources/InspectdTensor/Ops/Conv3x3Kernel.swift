@@ -1,9 +1,10 @@
 import CInspectdKernels
 
-/// 3x3 convolutions with stride 1 and one pixel of zero padding (the U-Net's), forward and data
-/// gradient, on the direct AVX-512 kernel of `CInspectdKernels` (conv3x3.c) instead of im2col and
-/// sgemm. The data gradient of such a convolution is another one, with the weights transposed and
-/// turned 180°, so both directions share the kernel. CPUs without AVX-512 keep the GEMM path.
+/// 3x3 convolutions with stride 1 and one pixel of zero padding (the U-Net's) without im2col: the
+/// forward and the data gradient on the direct AVX-512 kernel of `CInspectdKernels` (conv3x3.c) —
+/// the data gradient of such a convolution is another one, with the weights transposed and turned
+/// 180° — and the weight gradient as nine GEMMs on the padded image. CPUs without AVX-512 keep the
+/// im2col path.
 enum Conv3x3Kernel {
     static let isAvailable = inspectd_conv3x3_supported()
     /// Output channels per kernel block.
@@ -29,6 +30,55 @@ enum Conv3x3Kernel {
                              _ dx: UnsafeMutablePointer<Float>) {
         run(batch: g.batch, inChannels: g.outChannels, outChannels: g.inChannels, height: g.height, width: g.width,
             input: dy, weight: w, transposeFlip: true, bias: nil, output: dx)
+    }
+
+    /// dW [Cout, Cin, 3, 3] += the weight gradient over the batch, from x [N, Cin, H, W] and
+    /// dY [N, Cout, H, W], with no im2col: on the padded image, tap (ky, kx) of output position
+    /// p = oy·(W+2) + ox reads input position p + ky·(W+2) + kx, so with dY laid out in rows of
+    /// W+2 (the two extra columns zero) each tap's gradient is one GEMM, dW_tap += dY · (x + offset)ᵀ,
+    /// over H·(W+2) positions. The zero columns cancel what the shifted rows read past the image.
+    static func backwardWeight(_ g: ConvGeometry, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                               _ dw: UnsafeMutablePointer<Float>) {
+        let (cin, cout, h, w) = (g.inChannels, g.outChannels, g.height, g.width)
+        let pw = w + 2, paddedPlane = (h + 2) * pw, positions = h * pw
+        let tapSize = cout * cin
+        // Per worker, the nine taps' sums [tap][Cout][Cin], added up and reordered at the end.
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: Engine.threads * 9 * tapSize)
+        partials.initialize(repeating: 0, count: Engine.threads * 9 * tapSize)
+        defer { partials.deallocate() }
+        Engine.parallelRanges(g.batch) { worker, images in
+            // Two floats of slack: the last channel's last shifted row reads one past its plane.
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: cin * paddedPlane + 2)
+            let rows = UnsafeMutablePointer<Float>.allocate(capacity: cout * positions)
+            defer { padded.deallocate(); rows.deallocate() }
+            (padded + cin * paddedPlane).initialize(repeating: 0, count: 2)
+            let sums = partials + worker * 9 * tapSize
+            for n in images {
+                inspectd_conv3x3_pad(x + n * cin * h * w, cin, h, w, padded)
+                for o in 0..<cout {
+                    for oy in 0..<h {
+                        let dst = rows + o * positions + oy * pw
+                        dst.update(from: dy + (n * cout + o) * h * w + oy * w, count: w)
+                        dst[w] = 0
+                        dst[w + 1] = 0
+                    }
+                }
+                for tap in 0..<9 {
+                    sgemm(transposeB: true, m: cout, n: cin, k: positions, a: rows, lda: positions,
+                          b: padded + (tap / 3) * pw + tap % 3, ldb: paddedPlane,
+                          beta: 1, c: sums + tap * tapSize, ldc: cin)
+                }
+            }
+        }
+        for worker in 0..<Engine.threads {
+            let sums = partials + worker * 9 * tapSize
+            for o in 0..<cout {
+                for c in 0..<cin {
+                    let dst = dw + (o * cin + c) * 9
+                    for tap in 0..<9 { dst[tap] += sums[tap * tapSize + o * cin + c] }
+                }
+            }
+        }
     }
 
     private static func run(batch: Int, inChannels: Int, outChannels: Int, height: Int, width: Int,
