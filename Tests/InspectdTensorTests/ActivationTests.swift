@@ -37,6 +37,21 @@ func awayFromKinks(_ shape: [Int], seed: UInt64) -> Tensor {
         #expect(check(gelu(x)) { 0.5 * $0 * (1 + Foundation.erf($0 / 2.0.squareRoot())) })
     }
 
+    /// Large enough that the C loop runs in pieces on several threads: every piece must land.
+    @Test func siluSplitBetweenThreadsMatchesItsDefinition() {
+        var r = TestRandom(seed: 82)
+        let x = r.tensor([3, 50_001], scale: 6, requiresGrad: true)
+        let y = silu(x)
+        sum(y).backward()
+        var worst = 0.0, worstGrad = 0.0
+        for (i, v) in x.data.enumerated() {
+            let s = 1 / (1 + Foundation.exp(-Double(v)))
+            worst = max(worst, abs(Double(y.data[i]) - Double(v) * s))
+            worstGrad = max(worstGrad, abs(Double(x.grad!.data[i]) - s * (1 + Double(v) * (1 - s))))
+        }
+        #expect(worst < 1e-5 && worstGrad < 1e-5)
+    }
+
     @Test func gradients() {
         let x = awayFromKinks([3, 7], seed: 81)
         #expect(gradientError([x]) { relu($0[0]) } < 1e-2)

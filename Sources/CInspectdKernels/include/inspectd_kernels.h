@@ -41,6 +41,12 @@ void inspectd_softmax_row(float *row, size_t n);
 /// The name of the variant `inspectd_softmax_row` runs on this CPU: "avx512", "avx2" or "baseline".
 const char *inspectd_kernels_isa(void);
 
+/// y[i] = x[i]·σ(x[i]) for i < n (y may be x). Cloned per instruction set like the softmax.
+void inspectd_silu(const float *x, float *y, size_t n);
+
+/// dx[i] = g[i]·σ(1 + x(1 − σ)) with σ = σ(x[i]): SiLU's backward from its input.
+void inspectd_silu_backward(const float *g, const float *x, float *dx, size_t n);
+
 /// Whether this CPU runs the direct 3x3 convolution below (AVX-512F). Without it, the caller
 /// lowers to im2col and sgemm.
 bool inspectd_conv3x3_supported(void);

@@ -1,3 +1,5 @@
+import CInspectdKernels
+
 /// Pointwise activations, each forward kernel beside the kernel of its derivative. Backward
 /// kernels take (g, v), the incoming gradient and whichever of input or output the derivative is
 /// cheapest from. At kinks the subgradient is 0, as in PyTorch.
@@ -62,18 +64,25 @@ public func tanh(_ x: Tensor) -> Tensor {
     return Autograd.record(out, inputs: [x]) { g in [mapBinary(g, saved, TanhGradKernel())] }
 }
 
-struct SiLUKernel: UnaryKernel { func callAsFunction(_ x: Float) -> Float { x * logistic(x) } }
-/// (xσ)' = σ(1 + x(1 − σ)); σ is recomputed rather than kept, to save a tensor per activation.
-struct SiLUGradKernel: BinaryKernel {
-    func callAsFunction(_ g: Float, _ x: Float) -> Float {
-        let s = logistic(x)
-        return g * s * (1 + x * (1 - s))
-    }
-}
-
+/// SiLU, x·σ(x), in C (`inspectd_silu`); its backward, σ(1 + x(1 − σ)), recomputes σ from the
+/// input rather than keeping it, to save a tensor per activation.
 public func silu(_ x: Tensor) -> Tensor {
-    let out = mapUnary(x, SiLUKernel())
-    return Autograd.record(out, inputs: [x]) { g in [mapBinary(g, x, SiLUGradKernel())] }
+    let out = Tensor(shape: x.shape) { y in
+        x.data.withUnsafeBufferPointer { px in
+            forEachContiguousRun(x.count) { i, n in inspectd_silu(px.baseAddress! + i, y.baseAddress! + i, n) }
+        }
+    }
+    return Autograd.record(out, inputs: [x]) { g in
+        [Tensor(shape: x.shape) { dx in
+            g.data.withUnsafeBufferPointer { pg in
+                x.data.withUnsafeBufferPointer { px in
+                    forEachContiguousRun(x.count) { i, n in
+                        inspectd_silu_backward(pg.baseAddress! + i, px.baseAddress! + i, dx.baseAddress! + i, n)
+                    }
+                }
+            }
+        }]
+    }
 }
 
 /// GELU in its exact form x·Φ(x), Φ the standard normal CDF (PyTorch's default, not the tanh fit).

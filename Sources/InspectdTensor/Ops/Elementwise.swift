@@ -153,6 +153,15 @@ func mapUnary<K: UnaryKernel>(_ x: Tensor, _ kernel: K) -> Tensor {
     }
 }
 
+/// For ops whose loop is C (`CInspectdKernels`): `kernel(offset, count)` over contiguous runs of
+/// `count` elements from `offset`, covering 0..<count of a tensor, the runs split between the
+/// engine's threads.
+func forEachContiguousRun(_ count: Int, _ kernel: (_ offset: Int, _ count: Int) -> Void) {
+    StridedLoop(shape: [count], strides: [[1]]).forEachRun { _, columns in
+        kernel(columns.lowerBound, columns.count)
+    }
+}
+
 /// kernel(a, b) over the broadcast of `a` and `b`.
 func mapBinary<K: BinaryKernel>(_ a: Tensor, _ b: Tensor, _ kernel: K) -> Tensor {
     let shape = a.shape == b.shape ? a.shape : broadcastShape(a.shape, b.shape)
