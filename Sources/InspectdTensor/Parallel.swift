@@ -8,10 +8,8 @@ public enum Engine {
     private static let threadCount = Atomic<Int>(firstUse())
 
     /// The configured count starts at OpenBLAS's own choice (its environment variables, else the
-    /// cores), and from then on OpenBLAS itself runs single-threaded: see `sgemm`. From the first
-    /// use on, malloc also keeps freed blocks for reuse (`inspectd_keep_freed_memory`).
+    /// cores), and from then on OpenBLAS itself runs single-threaded: see `sgemm`.
     private static func firstUse() -> Int {
-        inspectd_keep_freed_memory()
         let n = Int(openblas_get_num_threads())
         openblas_set_num_threads(1)
         return max(1, n)
@@ -34,8 +32,9 @@ public enum Engine {
         threadCount.store(n, ordering: .relaxed)
     }
 
-    /// Returns the freed memory the engine keeps for reuse to the system: for a long-lived
-    /// process after a burst of work (a training) that its steady state (scoring) will not need.
+    /// Returns the freed memory that malloc keeps for reuse (CInspectdKernels tunes it so when the
+    /// program loads) to the system: for a long-lived process after a burst of work (a training)
+    /// that its steady state (scoring) will not need.
     public static func releaseFreedMemory() {
         inspectd_release_freed_memory()
     }

@@ -72,14 +72,10 @@ void inspectd_conv3x3(const float *padded, size_t in_channels, size_t height, si
                       const float *packed, size_t out_channels, const float *bias,
                       size_t first_block, size_t end_block, float *y);
 
-/// Makes malloc keep freed blocks below 32 MiB for reuse instead of handing them back to the
-/// kernel. Every op returns a fresh tensor of a size the same op asked for a moment ago; by
-/// default glibc maps the large ones anew and unmaps them on free, so each one comes back as
-/// pages the kernel must fault in and zero (a tenth of a training step, measured with perf).
-/// No effect outside glibc.
-void inspectd_keep_freed_memory(void);
+// allocator.c tunes glibc's malloc when the program loads: freed blocks below 32 MiB stay in the
+// process for reuse, in one arena for all threads.
 
-/// Hands the freed memory that `inspectd_keep_freed_memory` keeps back to the kernel.
+/// Hands the freed memory that malloc keeps for reuse (allocator.c) back to the kernel.
 void inspectd_release_freed_memory(void);
 
 #endif
