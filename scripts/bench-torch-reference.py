@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch eager reference for `inspectd bench --train`: the same network (docs/MODEL.md, standard
 profile) and the same training step (backbone forward without gradients at batch 8, AMN, U-Net,
-both losses, backward, gradient clipping, AdamW), timed on the same machine.
+both losses, backward, gradient clipping, AdamW), timed on the same machine; also the U-Net and the
+AMN apart at batch 8, as `inspectd bench-engine` times them (`model_parts`).
 
 Benchmark only: nothing here runs in inspectd. Needs `torch` (pip). Weights are random: the time
 of a step does not depend on their values. Prints one JSON line."""
@@ -180,4 +181,16 @@ report = {"framework": f"pytorch {torch.__version__} eager", "threads": threads,
 for ddim in (3, 5):
     runs = timed(lambda: score(ddim), 3)
     report[f"score_ms_per_frame_ddim{ddim}_batch8"] = round(statistics.median(runs) / 8 * 1000, 1)
+z, cond = torch.randn(8, 152, 32, 32), torch.randn(8, 96, 32, 32)
+ts = torch.arange(8).float() * 100 + 37
+def unet_training():
+    unet(z, ts, cond).sum().backward(); unet.zero_grad(set_to_none=True)
+def amn_training():
+    recon, c = amn(z); (recon.sum() + c.sum()).backward(); amn.zero_grad(set_to_none=True)
+with torch.no_grad():
+    unet_forward = timed(lambda: unet(z, ts, cond), 5)
+    amn_forward = timed(lambda: amn(z), 5)
+parts = {"unet_forward_ms_b8": unet_forward, "unet_forward_backward_ms_b8": timed(unet_training, 5),
+         "amn_forward_ms_b8": amn_forward, "amn_forward_backward_ms_b8": timed(amn_training, 5)}
+report["model_parts"] = {k: round(statistics.median(v) * 1000, 1) for k, v in parts.items()}
 print(json.dumps(report))

