@@ -26,8 +26,9 @@ let package = Package(
 
         // Crash-safe file writing, shared by checkpoints, model folders and the spool.
         .target(name: "InspectdFiles"),
-        // Kernels that want AVX-512/AVX2 (softmax rows cloned per instruction set and picked at load
-        // time; the direct 3x3 convolution, checked at run time), and glibc's malloc settings.
+        // Kernels that want AVX-512/AVX2 (softmax rows, SiLU and GELU cloned per instruction set and
+        // picked at load time; the direct 3x3 convolution, checked at run time), and glibc's malloc
+        // settings.
         .target(name: "CInspectdKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         .target(name: "InspectdTensor", dependencies: ["COpenBLAS", "CLAPACKE", "CInspectdKernels", "InspectdFiles"]),
         .target(name: "InspectdModel", dependencies: ["InspectdTensor"]),

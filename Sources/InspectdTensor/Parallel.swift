@@ -5,11 +5,11 @@ import Synchronization
 
 /// How many threads the engine uses, for OpenBLAS and for its own loops.
 public enum Engine {
-    private static let threadCount = Atomic<Int>(firstUse())
+    private static let threadCount = Atomic<Int>(defaultThreads())
 
     /// The configured count starts at OpenBLAS's own choice (its environment variables, else the
     /// cores), and from then on OpenBLAS itself runs single-threaded: see `sgemm`.
-    private static func firstUse() -> Int {
+    private static func defaultThreads() -> Int {
         let n = Int(openblas_get_num_threads())
         openblas_set_num_threads(1)
         return max(1, n)
@@ -28,7 +28,7 @@ public enum Engine {
     /// Sets the number of threads for the engine's parallel loops and GEMMs.
     public static func setThreads(_ n: Int) {
         precondition(n >= 1, "thread count must be at least 1, got \(n)")
-        _ = threadCount.load(ordering: .relaxed)   // first touch runs firstUse(), which pins OpenBLAS to 1
+        _ = threadCount.load(ordering: .relaxed)   // first touch runs defaultThreads(), which pins OpenBLAS to 1
         threadCount.store(n, ordering: .relaxed)
     }
 
