@@ -207,7 +207,7 @@ struct ModelParts {
     }
 
     private func clearGradients() {
-        for p in network.parameters(prefix: "") { p.tensor.grad = nil }
+        for p in network.namedParameters { p.tensor.grad = nil }
     }
 }
 
