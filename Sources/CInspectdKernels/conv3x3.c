@@ -28,9 +28,8 @@ bool inspectd_conv3x3_supported(void) {
 }
 
 void inspectd_conv3x3_pack(const float *weight, size_t out_channels, size_t in_channels, bool transpose_flip,
-                           float *packed) {
-    size_t blocks = (out_channels + CO_BLOCK - 1) / CO_BLOCK;
-    for (size_t b = 0; b < blocks; b++)
+                           size_t first_block, size_t end_block, float *packed) {
+    for (size_t b = first_block; b < end_block; b++)
         for (size_t c = 0; c < in_channels; c++)
             for (size_t tap = 0; tap < 9; tap++)
                 for (size_t j = 0; j < CO_BLOCK; j++) {

@@ -76,7 +76,9 @@ extension Tensor {
                 if let existing = pending[key] {
                     existing.data.withUnsafeMutableBufferPointer { e in
                         grad.data.withUnsafeBufferPointer { g in
-                            for i in 0..<e.count { e[i] += g[i] }
+                            forEachContiguousRun(e.count) { i, n in
+                                for j in i..<(i + n) { e[j] += g[j] }
+                            }
                         }
                     }
                 } else {

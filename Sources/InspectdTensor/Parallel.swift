@@ -58,6 +58,17 @@ public enum Engine {
         }
     }
 
+    /// The sum of `part(range)` over one contiguous range of 0..<count per thread, added in range
+    /// order; below `grain` elements, one range and no dispatch.
+    public static func parallelSum(_ count: Int, grain: Int, _ part: (Range<Int>) -> Double) -> Double {
+        guard count >= grain, threads > 1 else { return part(0..<count) }
+        var partials = [Double](repeating: 0, count: min(threads, count))
+        partials.withUnsafeMutableBufferPointer { sums in
+            parallelRanges(count) { worker, range in sums[worker] = part(range) }
+        }
+        return partials.reduce(0, +)
+    }
+
     /// Runs `body(i)` for i in 0..<count, spread over the engine's threads in contiguous chunks.
     /// Small jobs run inline: a dispatch costs more than a few thousand flops.
     public static func parallelFor(_ count: Int, minChunk: Int = 1, _ body: (Int) -> Void) {

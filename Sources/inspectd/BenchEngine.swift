@@ -146,20 +146,22 @@ struct ConvShape {
 /// Self-attention over the AMN's 32x32 tokens with the 7x7 neighbour mask, batch 8.
 struct AttentionShape {
     let name: String
-    let q: Tensor, k: Tensor, v: Tensor, mask: Tensor
+    let heads: Int
+    let q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask
 
     init(heads: Int, width: Int) {
-        let shape = [8, heads, 1024, width / heads]
+        let shape = [8, 1024, width]
+        self.heads = heads
         name = "b8_h\(heads)_t1024_d\(width / heads)"
         q = Tensor(repeating: 0.01, shape: shape)
         k = Tensor(repeating: 0.02, shape: shape)
         v = Tensor(repeating: 0.03, shape: shape)
-        mask = neighbourMask(height: 32, width: 32, window: 7)
+        mask = AttentionMask(neighbourMask(height: 32, width: 32, window: 7))
     }
 
     func run(backward: Bool) -> Tensor {
         for t in [q, k, v] { t.requiresGrad = backward }
-        let out = scaledDotProductAttention(query: q, key: k, value: v, mask: mask)
+        let out = scaledDotProductAttention(query: q, key: k, value: v, heads: heads, mask: mask)
         if backward { out.backward(seed: out) }
         return out
     }

@@ -47,14 +47,16 @@ struct CDADBenchmarkTests {
 
         // Attention alone, as the AMN calls it: T = 1024 tokens, width 128 split over the heads.
         let tokens = Self.size * Self.size
-        let mask = neighbourMask(height: Self.size, width: Self.size, window: config.neighbourWindow)
+        let mask = AttentionMask(neighbourMask(height: Self.size, width: Self.size, window: config.neighbourWindow))
         for heads in [4, 2, 1] {
-            let qkv = (0..<3).map { _ in random.tensor([Self.batch, heads, tokens, config.amnWidth / heads], requiresGrad: true) }
+            let qkv = (0..<3).map { _ in random.tensor([Self.batch, tokens, config.amnWidth], requiresGrad: true) }
             Self.row("SDPA fwd, \(heads) heads (one layer)", Self.time {
-                _ = Autograd.withoutRecording { scaledDotProductAttention(query: qkv[0], key: qkv[1], value: qkv[2], mask: mask) }
+                _ = Autograd.withoutRecording {
+                    scaledDotProductAttention(query: qkv[0], key: qkv[1], value: qkv[2], heads: heads, mask: mask)
+                }
             })
             Self.row("SDPA fwd+bwd, \(heads) heads (one layer)", Self.time {
-                mean(scaledDotProductAttention(query: qkv[0], key: qkv[1], value: qkv[2], mask: mask)).backward()
+                mean(scaledDotProductAttention(query: qkv[0], key: qkv[1], value: qkv[2], heads: heads, mask: mask)).backward()
             })
         }
 

@@ -151,6 +151,39 @@ let convCases: [ConvCase] = [
         #expect(worst < 1e-3)
     }
 
+    /// Large enough that the weights are packed and the bias gradient summed on both threads.
+    @Test(.enabled(if: Conv3x3Kernel.isAvailable, "the direct 3x3 kernel needs AVX-512"))
+    func largeDirectConvolutionMatchesLoops() {
+        var r = TestRandom(seed: 17)
+        let (n, cin, cout, h, wd) = (4, 64, 64, 8, 16)
+        let x = r.tensor([n, cin, h, wd], requiresGrad: true)
+        let w = r.tensor([cout, cin, 3, 3], requiresGrad: true), b = r.tensor([cout], requiresGrad: true)
+        let y = conv2d(x, w, bias: b, padding: Padding2d(1))
+        #expect(maxAbsDifference(y.data, naiveConv2d(x, w, bias: b, stride: 1, padding: Padding2d(1), groups: 1).data) < 1e-4)
+        let g = r.tensor(y.shape)
+        sum(y * g).backward()
+        let plane = h * wd
+        let expected = (0..<cout).map { o in
+            (0..<n).reduce(Float(0)) { acc, i in acc + g.data[((i * cout + o) * plane)..<((i * cout + o + 1) * plane)].reduce(0, +) }
+        }
+        #expect(maxAbsDifference(b.grad!.data, expected) < 1e-3)
+        let lhs = zip(y.data, g.data).reduce(0.0) { $0 + Double($1.0 * $1.1) }
+        let withoutBias = lhs - (0..<y.count).reduce(0.0) { $0 + Double(b.data[($1 / plane) % cout] * g.data[$1]) }
+        let rhs = zip(x.data, x.grad!.data).reduce(0.0) { $0 + Double($1.0 * $1.1) }
+        #expect(abs(withoutBias - rhs) <= 1e-4 * abs(withoutBias))
+        var worst: Float = 0
+        for o in 0..<cout { for c in 0..<cin { for ky in 0..<3 { for kx in 0..<3 {
+            var s: Float = 0
+            for i in 0..<n { for oy in 0..<h { for ox in 0..<wd {
+                let iy = oy + ky - 1, ix = ox + kx - 1
+                guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+                s += g.data[((i * cout + o) * h + oy) * wd + ox] * x.data[((i * cin + c) * h + iy) * wd + ix]
+            }}}
+            worst = max(worst, abs(s - w.grad!.data[((o * cin + c) * 3 + ky) * 3 + kx]))
+        }}}}
+        #expect(worst < 1e-3)
+    }
+
     @Test func tiledCasesSpanSeveralTiles() {
         let g = ConvGeometry(input: [1, 64, 20, 13], weight: [4, 64, 3, 3], stride: 1, padding: Padding2d(1), groups: 1)
         #expect(g.outputRowsPerTile < g.outHeight)

@@ -65,4 +65,19 @@ func transposed(_ a: [Float], rows: Int, cols: Int) -> [Float] {
         for i in 0..<6 { for o in 0..<4 { #expect(abs(y.data[i * 4 + o] - ref[i * 4 + o] - b.data[o]) < 1e-5) } }
         #expect(gradientError([x, w, b]) { linear($0[0], $0[1], bias: $0[2]) } < 1e-2)
     }
+
+    /// Enough rows that the bias copy and the bias gradient are split between threads.
+    @Test func largeLinearSplitsBiasWorkBetweenThreads() {
+        var r = TestRandom(seed: 55)
+        let (rows, inFeatures, outFeatures) = (700, 9, 67)
+        let x = r.tensor([rows, inFeatures]), w = r.tensor([outFeatures, inFeatures])
+        let b = r.tensor([outFeatures], requiresGrad: true)
+        let y = linear(x, w, bias: b)
+        let ref = naiveMatmul(x.data, transposed(w.data, rows: outFeatures, cols: inFeatures), m: rows, n: outFeatures, k: inFeatures)
+        #expect(maxAbsDifference(y.data, (0..<(rows * outFeatures)).map { ref[$0] + b.data[$0 % outFeatures] }) < 1e-5)
+        let g = r.tensor(y.shape)
+        y.backward(seed: g)
+        let expected = (0..<outFeatures).map { o in (0..<rows).reduce(Float(0)) { $0 + g.data[$1 * outFeatures + o] } }
+        #expect(maxAbsDifference(b.grad!.data, expected) < 1e-4)
+    }
 }

@@ -117,7 +117,7 @@ func naiveAttention(q: [Float], k: [Float], v: [Float], mask: [Float]?, tq: Int,
         maskData[2 * tk + 4] = 0.5
         let mask = Tensor(shape: [tq, tk], data: maskData)
         for (m, scale) in [(nil, nil), (mask, Float(0.7))] as [(Tensor?, Float?)] {
-            let out = scaledDotProductAttention(query: q, key: k, value: v, mask: m, scale: scale)
+            let out = scaledDotProductAttention(query: q, key: k, value: v, mask: m.map(AttentionMask.init), scale: scale)
             #expect(out.shape == [b, h, tq, dv])
             for s in 0..<(b * h) {
                 let expected = naiveAttention(
@@ -139,9 +139,34 @@ func naiveAttention(q: [Float], k: [Float], v: [Float], mask: [Float]?, tq: Int,
         for i in 0..<4 { maskData[i * 5 + i] = -.infinity }
         maskData[3] = -1e9
         maskData[7] = 0.3
-        let mask = Tensor(shape: [4, 5], data: maskData)
+        let mask = AttentionMask(Tensor(shape: [4, 5], data: maskData))
         #expect(gradientError([q, k, v]) { scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], mask: mask) } < 1e-2)
         #expect(gradientError([q, k, v]) { scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], scale: 1.3) } < 1e-2)
+    }
+
+    /// Heads read in place from [B, T, heads·d] give what the same heads give split out as
+    /// [B, heads, T, d] and merged back, forward and backward.
+    @Test func headsInPlaceMatchSplitHeads() {
+        var r = TestRandom(seed: 38)
+        let (b, t, heads, d, dv) = (2, 7, 3, 4, 2)
+        let q = r.tensor([b, t, heads * d], requiresGrad: true)
+        let k = r.tensor([b, t, heads * d], requiresGrad: true)
+        let v = r.tensor([b, t, heads * dv], requiresGrad: true)
+        let mask = AttentionMask(neighbourMask(height: 1, width: t, window: 3))
+        let split = { (x: Tensor, w: Int) in permuted(reshaped(x, [b, t, heads, w]), [0, 2, 1, 3]) }
+        let inPlace = scaledDotProductAttention(query: q, key: k, value: v, heads: heads, mask: mask)
+        let reference = reshaped(permuted(scaledDotProductAttention(query: split(q, d), key: split(k, d), value: split(v, dv),
+                                                                    mask: mask), [0, 2, 1, 3]), [b, t, heads * dv])
+        #expect(inPlace.shape == [b, t, heads * dv])
+        #expect(maxAbsDifference(inPlace.data, reference.data) < 1e-6)
+
+        let seed = r.tensor(inPlace.shape)
+        inPlace.backward(seed: seed)
+        let inPlaceGrads = [q, k, v].map { $0.grad!.data }
+        for x in [q, k, v] { x.grad = nil }
+        reference.backward(seed: seed)
+        for (x, expected) in zip([q, k, v], inPlaceGrads) { #expect(maxAbsDifference(x.grad!.data, expected) < 1e-6) }
+        #expect(gradientError([q, k, v]) { scaledDotProductAttention(query: $0[0], key: $0[1], value: $0[2], heads: heads, mask: mask) } < 1e-2)
     }
 
     @Test func fullyBlockedQueryGivesZerosAndNoNaN() {
@@ -151,7 +176,7 @@ func naiveAttention(q: [Float], k: [Float], v: [Float], mask: [Float]?, tq: Int,
         let v = r.tensor([1, 4, 3], requiresGrad: true)
         var maskData = [Float](repeating: 0, count: 12)
         for j in 0..<4 { maskData[4 + j] = -.infinity }
-        let mask = Tensor(shape: [3, 4], data: maskData)
+        let mask = AttentionMask(Tensor(shape: [3, 4], data: maskData))
         let out = scaledDotProductAttention(query: q, key: k, value: v, mask: mask)
         #expect(Array(out.data[3..<6]) == [0, 0, 0])
         #expect(out.data.allSatisfy { $0.isFinite })
@@ -179,7 +204,7 @@ func naiveAttention(q: [Float], k: [Float], v: [Float], mask: [Float]?, tq: Int,
     @Test func neighbourMaskedAttentionIgnoresTheNeighbourhood() {
         var r = TestRandom(seed: 37)
         let q = r.tensor([1, 2, 12, 4]), k = r.tensor([1, 2, 12, 4]), v = r.tensor([1, 2, 12, 3])
-        let mask = neighbourMask(height: 3, width: 4, window: 3)
+        let mask = AttentionMask(neighbourMask(height: 3, width: 4, window: 3))
         let out = scaledDotProductAttention(query: q, key: k, value: v, mask: mask)
         // Changing a value inside token 0's neighbourhood leaves token 0's output alone.
         v.data[12 * 3 + 1 * 3] += 5   // head 1, key 1: beside token 0, two columns from token 3

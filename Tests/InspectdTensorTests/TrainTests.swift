@@ -1,4 +1,5 @@
 import Foundation
+import InspectdTesting
 import Testing
 @testable import InspectdTensor
 
@@ -29,6 +30,27 @@ import Testing
                                      b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.05)
             #expect(abs(w.data[i] - ref) < 1e-5)
         }
+    }
+
+    /// A parameter large enough that the update is split between threads, element by element
+    /// against the scalar algorithm.
+    @Test func adamWOnALargeParameterMatchesReferenceUpdate() {
+        var r = TestRandom(seed: 53)
+        let count = 100_003
+        let start = r.tensor([count]).data
+        let w = Tensor(shape: [count], data: start, requiresGrad: true)
+        let opt = AdamW([NamedParameter("w", w)], learningRate: 0.01, weightDecay: 0.1)
+        let grads = (0..<3).map { _ in r.tensor([count]).data }
+        for g in grads {
+            w.grad = Tensor(shape: [count], data: g)
+            opt.step()
+        }
+        var worst: Float = 0
+        for i in 0..<count {
+            let ref = referenceAdamW(w0: start[i], grads: grads.map { $0[i] }, lr: 0.01, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.1)
+            worst = max(worst, abs(w.data[i] - ref))
+        }
+        #expect(worst < 1e-5)
     }
 
     @Test func adamWFitsALinearModel() {
@@ -72,6 +94,20 @@ import Testing
         a.grad = Tensor(shape: [2], data: [3, 4])
         GradientNormClip(maxNorm: 1).adjust([NamedParameter("a", a)])
         #expect(abs(a.grad!.data[0] - 0.6) < 1e-6 && abs(a.grad!.data[1] - 0.8) < 1e-6)
+    }
+
+    @Test func gradientClipOverLargeGradientsUsesTheGlobalNorm() {
+        var r = TestRandom(seed: 54)
+        let a = Tensor(shape: [70_001], data: [Float](repeating: 0, count: 70_001), requiresGrad: true)
+        let b = Tensor(shape: [3], data: [0, 0, 0], requiresGrad: true)
+        a.grad = r.tensor([70_001])
+        b.grad = Tensor(shape: [3], data: [100, -200, 50])
+        let before = a.grad!.data + b.grad!.data
+        let norm = before.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        GradientNormClip(maxNorm: 2).adjust([NamedParameter("a", a), NamedParameter("b", b)])
+        let after = a.grad!.data + b.grad!.data
+        #expect(abs(after.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() - 2) < 1e-4)
+        #expect(zip(before, after).allSatisfy { abs(Double($1) - Double($0) * 2 / norm) <= 1e-6 * abs(Double($0)) + 1e-9 })
     }
 
     @Test func seededInitialisationIsReproducible() {

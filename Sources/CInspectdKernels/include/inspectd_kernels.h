@@ -53,6 +53,26 @@ void inspectd_gelu(const float *x, float *y, size_t n);
 /// dx[i] = g[i]·(Φ(x) + x·φ(x)): GELU's backward from its input.
 void inspectd_gelu_backward(const float *g, const float *x, float *dx, size_t n);
 
+/// sums[j] += the sum over rows of x[r * cols + j]: the bias gradient of a linear layer from its
+/// output gradient [rows, cols]. Cloned per instruction set like the softmax.
+void inspectd_add_column_sums(const float *x, size_t rows, size_t cols, float *sums);
+
+/// The sum of x[0..<n], in 16 interleaved partial sums (the same order on every CPU).
+float inspectd_sum(const float *x, size_t n);
+
+/// The sum of x[i]² over x[0..<n], accumulated in double.
+double inspectd_sum_of_squares(const float *x, size_t n);
+
+/// The scalars of one AdamW step: moments' decay rates, epsilon, the bias correction of the
+/// second moment, the step size (learning rate over the first moment's correction) and the
+/// decoupled weight decay factor (1 − learning rate · weight decay).
+typedef struct {
+    float beta1, beta2, epsilon, correction2, step_size, decay;
+} inspectd_adamw_step;
+
+/// One AdamW step over n parameters w with gradients g and moments m, v (all updated in place).
+void inspectd_adamw_update(float *w, const float *g, float *m, float *v, size_t n, inspectd_adamw_step step);
+
 /// Whether this CPU runs the direct 3x3 convolution below (AVX-512F). Without it, the caller
 /// lowers to im2col and sgemm.
 bool inspectd_conv3x3_supported(void);
@@ -62,8 +82,9 @@ bool inspectd_conv3x3_supported(void);
 /// ceil(out_channels / 8) * 8 * in_channels * 9 floats. With `transpose_flip`, `weight` is
 /// [in_channels, out_channels, 3, 3] and is packed transposed and turned 180 degrees: the
 /// convolution that gives the data gradient of the forward convolution with those weights.
+/// Packs blocks first_block..<end_block, so callers can split the work between threads.
 void inspectd_conv3x3_pack(const float *weight, size_t out_channels, size_t in_channels, bool transpose_flip,
-                           float *packed);
+                           size_t first_block, size_t end_block, float *packed);
 
 /// Copies one image x [channels, height, width] into `padded` [channels, height + 2, width + 2]
 /// with a border of zeros.

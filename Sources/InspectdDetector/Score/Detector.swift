@@ -124,7 +124,7 @@ public final class Detector: @unchecked Sendable {
         let n = latent.shape[0], perFrame = latent.count / max(1, n)
         return Tensor(shape: latent.shape) { out in
             latent.data.withUnsafeBufferPointer { values in
-                for frame in 0..<n {
+                Engine.parallelFor(n) { frame in
                     var rng = SeededGenerator(seed: contentHash(values.baseAddress! + frame * perFrame, count: perFrame))
                     for j in 0..<perFrame { out[frame * perFrame + j] = rng.nextNormal() }
                 }

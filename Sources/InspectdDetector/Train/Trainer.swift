@@ -142,7 +142,16 @@ public final class Trainer {
             let perturbed = perturbedBatch.map { $0 ?? fresh.removeFirst() }
             let cleanTensor = concat(cleanBatch, axis: 0)
             let timesteps = (0..<settings.batchSize).map { _ in Int(rng.next() % UInt64(network.config.timesteps)) }
-            let noise = Tensor(shape: cleanTensor.shape) { out in for i in 0..<out.count { out[i] = rng.nextNormal() } }
+            // One generator per sample, seeded from the step's, so the threads can share the work
+            // and the noise stays the same whatever their number.
+            let seeds = (0..<settings.batchSize).map { _ in rng.next() }
+            let perSample = cleanTensor.count / settings.batchSize
+            let noise = Tensor(shape: cleanTensor.shape) { out in
+                Engine.parallelFor(settings.batchSize) { sample in
+                    var generator = SeededGenerator(seed: seeds[sample])
+                    for j in sample * perSample..<(sample + 1) * perSample { out[j] = generator.nextNormal() }
+                }
+            }
 
             optimiser.learningRate = Self.learningRate(step: step, of: settings.steps, peak: settings.learningRate)
             optimiser.zeroGrad()

@@ -103,10 +103,9 @@ public final class AnomalyMaskedNetwork: ParameterContainer {
         func attention(_ x: Tensor, grid: AttentionGrid, heads: Int) -> Tensor {
             let n = norm1(x)
             let positioned = n + grid.positions
-            let attended = scaledDotProductAttention(
-                query: splitHeads(q(positioned), heads), key: splitHeads(k(positioned), heads),
-                value: splitHeads(v(n), heads), mask: grid.mask)
-            return out(mergeHeads(attended, heads))
+            let attended = scaledDotProductAttention(query: q(positioned), key: k(positioned), value: v(n),
+                                                     heads: heads, mask: grid.mask)
+            return out(attended)
         }
 
         public func parameters(prefix: String) -> [NamedParameter] {
@@ -122,24 +121,10 @@ public final class AnomalyMaskedNetwork: ParameterContainer {
     }
 }
 
-/// [B, T, D] → [B, heads, T, D/heads]; one head needs no copy, attention takes [B, T, D] as is.
-private func splitHeads(_ x: Tensor, _ heads: Int) -> Tensor {
-    guard heads > 1 else { return x }
-    let (b, t, d) = (x.shape[0], x.shape[1], x.shape[2])
-    return permuted(reshaped(x, [b, t, heads, d / heads]), [0, 2, 1, 3])
-}
-
-/// The inverse of `splitHeads`.
-private func mergeHeads(_ x: Tensor, _ heads: Int) -> Tensor {
-    guard heads > 1 else { return x }
-    let (b, t, dh) = (x.shape[0], x.shape[2], x.shape[3])
-    return reshaped(permuted(x, [0, 2, 1, 3]), [b, t, heads * dh])
-}
-
 /// The constants attention needs for one grid: the additive neighbour mask [T, T] and the sine
 /// position encoding [T, D].
 struct AttentionGrid {
-    let mask: Tensor
+    let mask: AttentionMask
     let positions: Tensor
 }
 
@@ -152,7 +137,7 @@ private final class GridCache {
         lock.withLock {
             if let grid = grids[[height, width]] { return grid }
             let grid = AttentionGrid(
-                mask: neighbourMask(height: height, width: width, window: config.neighbourWindow),
+                mask: AttentionMask(neighbourMask(height: height, width: width, window: config.neighbourWindow)),
                 positions: sinePositionEncoding(height: height, width: width, channels: config.amnWidth))
             grids[[height, width]] = grid
             return grid

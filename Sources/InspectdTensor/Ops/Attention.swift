@@ -1,13 +1,15 @@
 import Foundation
 
-/// Scaled dot-product attention: softmax(scale·Q·Kᵀ + mask)·V over the last two axes.
+/// Scaled dot-product attention: softmax(scale·Q·Kᵀ + mask)·V over the last two axes, per head.
 ///
-/// Shapes: query [..., Tq, d], key [..., Tk, d], value [..., Tk, dv] with the same leading axes
-/// (e.g. [B, heads, T, d] or [B, T, d]); the result is [..., Tq, dv]. `mask` is an additive
-/// [Tq, Tk] bias shared by every batch entry and head: −∞ blocks a key, 0 leaves it alone.
-/// A query whose every key is −∞ attends to nothing: its output row is zeros and it passes no
-/// gradient. Large finite negatives (−1e9) are ordinary biases; they only vanish next to an
-/// unblocked key. `scale` defaults to 1/√d. The mask is a constant: no gradient flows into it.
+/// Shapes: query [..., Tq, heads·d], key [..., Tk, heads·d], value [..., Tk, heads·dv] with the
+/// same leading axes (e.g. [B, T, D]); the result is [..., Tq, heads·dv]. Head h reads and writes
+/// columns h·d..<(h+1)·d of each token in place, so multi-head attention needs no split or merge
+/// copies. `mask` is an additive [Tq, Tk] bias shared by every batch entry and head: −∞ blocks a
+/// key, 0 leaves it alone. A query whose every key is −∞ attends to nothing: its output row is
+/// zeros and it passes no gradient. Large finite negatives (−1e9) are ordinary biases; they only
+/// vanish next to an unblocked key. `scale` defaults to 1/√d. The mask is a constant: no gradient
+/// flows into it.
 ///
 /// Each worker takes whole (batch, head) slices, one at a time, with serial GEMMs. Without a
 /// gradient to record, a slice's [Tq, Tk] score matrix is the only large temporary and is reused
@@ -16,22 +18,21 @@ import Foundation
 /// log Σ exp cost one more Q·Kᵀ and a pass of exp per slice, about a tenth of a training step.
 /// They are kept one buffer per slice (4 MiB), under malloc's mmap threshold, so that the next
 /// layer reuses the memory instead of faulting in 64 MiB of fresh pages.
-public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
-                                      mask: Tensor? = nil, scale: Float? = nil) -> Tensor {
-    let g = AttentionGeometry(query: query.shape, key: key.shape, value: value.shape)
-    if let mask { precondition(mask.shape == [g.queries, g.keys], "attention mask must be [\(g.queries), \(g.keys)], got \(mask.shape)") }
+public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int = 1,
+                                      mask: AttentionMask? = nil, scale: Float? = nil) -> Tensor {
+    let g = AttentionGeometry(query: query.shape, key: key.shape, value: value.shape, heads: heads)
+    if let mask { precondition(mask.bias.shape == [g.queries, g.keys], "attention mask must be [\(g.queries), \(g.keys)], got \(mask.bias.shape)") }
     let scale = scale ?? 1 / Float(g.depth).squareRoot()
-    let spans = mask.map { AttentionKernels.nonzeroSpans($0, g) } ?? []
 
     let recording = Autograd.shouldRecord([query, key, value])
-    let kept = recording ? SliceBuffers(count: g.batch, size: g.queries * g.keys) : nil
+    let kept = recording ? SliceBuffers(count: g.slices, size: g.queries * g.keys) : nil
     let out = Tensor(shape: g.outputShape) { o in
         query.data.withUnsafeBufferPointer { pq in
             key.data.withUnsafeBufferPointer { pk in
                 value.data.withUnsafeBufferPointer { pv in
-                    Tensor.withOptionalPointer(mask) { pm in
+                    Tensor.withOptionalPointer(mask?.bias) { pm in
                         AttentionKernels.forward(g, scale: scale, pq.baseAddress!, pk.baseAddress!, pv.baseAddress!,
-                                                 pm, spans, keep: kept, o.baseAddress!)
+                                                 pm, mask?.spans ?? [], keep: kept, o.baseAddress!)
                     }
                 }
             }
@@ -39,9 +40,10 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
     }
     guard let kept else { return out }
     return Autograd.record(out, inputs: [query, key, value]) { gradOut in
-        let dQ = query.tracksGradient ? Tensor(zeros: query.shape) : nil
-        let dK = key.tracksGradient ? Tensor(zeros: key.shape) : nil
-        let dV = value.tracksGradient ? Tensor(zeros: value.shape) : nil
+        // Every slice writes all its columns of every row: no zeroing needed.
+        let dQ = query.tracksGradient ? Tensor(shape: query.shape) { _ in } : nil
+        let dK = key.tracksGradient ? Tensor(shape: key.shape) { _ in } : nil
+        let dV = value.tracksGradient ? Tensor(shape: value.shape) { _ in } : nil
         query.data.withUnsafeBufferPointer { pq in
             key.data.withUnsafeBufferPointer { pk in
                 value.data.withUnsafeBufferPointer { pv in
@@ -60,6 +62,30 @@ public func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor,
             }
         }
         return [dQ, dK, dV]
+    }
+}
+
+/// An additive attention mask [Tq, Tk] with, per row, the columns from its first to its last
+/// nonzero entry. A local mask (the neighbour mask blocks 49 of 1024 keys) is mostly zeros: adding
+/// only the span spares every head a read of the whole mask. Built once per mask, since finding
+/// the spans reads it all.
+public struct AttentionMask {
+    public let bias: Tensor
+    let spans: [Range<Int>]
+
+    public init(_ bias: Tensor) {
+        precondition(bias.rank == 2, "attention mask must be [Tq, Tk], got \(bias.shape)")
+        let (rows, columns) = (bias.shape[0], bias.shape[1])
+        self.bias = bias
+        spans = bias.data.withUnsafeBufferPointer { pm in
+            (0..<rows).map { i in
+                let row = pm.baseAddress! + i * columns
+                var first = 0, last = columns
+                while first < last && row[first] == 0 { first += 1 }
+                while last > first && row[last - 1] == 0 { last -= 1 }
+                return first..<last
+            }
+        }
     }
 }
 
@@ -99,46 +125,40 @@ final class SliceBuffers: @unchecked Sendable {
 }
 
 struct AttentionGeometry {
-    let batch, queries, keys, depth, valueDepth: Int
+    let batch, heads, queries, keys, depth, valueDepth: Int
     let outputShape: [Int]
 
-    init(query: [Int], key: [Int], value: [Int]) {
+    init(query: [Int], key: [Int], value: [Int], heads: Int) {
         precondition(query.count >= 2 && key.count == query.count && value.count == query.count,
                      "attention needs query, key, value of one rank ≥ 2, got \(query), \(key), \(value)")
         let lead = Array(query.dropLast(2))
         precondition(Array(key.dropLast(2)) == lead && Array(value.dropLast(2)) == lead,
                      "attention leading axes differ: \(query), \(key), \(value)")
         let r = query.count
-        precondition(key[r - 1] == query[r - 1], "attention query depth \(query[r - 1]) != key depth \(key[r - 1])")
+        precondition(key[r - 1] == query[r - 1], "attention query width \(query[r - 1]) != key width \(key[r - 1])")
         precondition(value[r - 2] == key[r - 2], "attention has \(key[r - 2]) keys but \(value[r - 2]) values")
-        precondition(key[r - 2] > 0 && query[r - 1] > 0, "attention needs at least one key and a nonzero depth")
+        precondition(key[r - 2] > 0 && query[r - 1] > 0, "attention needs at least one key and a nonzero width")
+        precondition(heads >= 1 && query[r - 1] % heads == 0 && value[r - 1] % heads == 0,
+                     "attention: \(heads) heads do not divide widths \(query[r - 1]) and \(value[r - 1])")
         batch = lead.reduce(1, *)
-        (queries, keys, depth, valueDepth) = (query[r - 2], key[r - 2], query[r - 1], value[r - 1])
-        outputShape = lead + [queries, valueDepth]
+        self.heads = heads
+        (queries, keys, depth, valueDepth) = (query[r - 2], key[r - 2], query[r - 1] / heads, value[r - 1] / heads)
+        outputShape = lead + [queries, value[r - 1]]
     }
 
-    var queryStep: Int { queries * depth }
-    var keyStep: Int { keys * depth }
-    var valueStep: Int { keys * valueDepth }
-    var outputStep: Int { queries * valueDepth }
+    var slices: Int { batch * heads }
+    /// Row strides: a token's row holds every head.
+    var width: Int { heads * depth }
+    var valueWidth: Int { heads * valueDepth }
+
+    /// Where slice s (batch entry s / heads, head s % heads) starts in Q (and K) and in V (and the output).
+    func queryStart(_ s: Int) -> Int { (s / heads) * queries * width + (s % heads) * depth }
+    func keyStart(_ s: Int) -> Int { (s / heads) * keys * width + (s % heads) * depth }
+    func valueStart(_ s: Int) -> Int { (s / heads) * keys * valueWidth + (s % heads) * valueDepth }
+    func outputStart(_ s: Int) -> Int { (s / heads) * queries * valueWidth + (s % heads) * valueDepth }
 }
 
 enum AttentionKernels {
-    /// For each mask row, the columns from its first to its last nonzero entry. A local mask (the
-    /// neighbour mask blocks 49 of 1024 keys) is mostly zeros; adding only the span spares every
-    /// head a read of the whole [Tq, Tk] mask.
-    static func nonzeroSpans(_ mask: Tensor, _ g: AttentionGeometry) -> [Range<Int>] {
-        mask.data.withUnsafeBufferPointer { pm in
-            (0..<g.queries).map { i in
-                let row = pm.baseAddress! + i * g.keys
-                var first = 0, last = g.keys
-                while first < last && row[first] == 0 { first += 1 }
-                while last > first && row[last - 1] == 0 { last -= 1 }
-                return first..<last
-            }
-        }
-    }
-
     @inline(__always)
     static func addMask(_ row: UnsafeMutablePointer<Float>, _ mask: UnsafePointer<Float>?, _ spans: [Range<Int>],
                         _ i: Int, _ g: AttentionGeometry) {
@@ -147,28 +167,28 @@ enum AttentionKernels {
         for j in spans[i] { row[j] += bias[j] }
     }
 
-    /// Per slice: scores = scale·QKᵀ + mask, softmax rows, out = P·V. With `keep`, slice h's
-    /// probabilities stay in keep.slices[h]; without, one scratch matrix per worker serves all.
+    /// Per slice: scores = scale·QKᵀ + mask, softmax rows, out = P·V. With `keep`, slice s's
+    /// probabilities stay in keep.slices[s]; without, one scratch matrix per worker serves all.
     static func forward(_ g: AttentionGeometry, scale: Float,
                         _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
                         _ mask: UnsafePointer<Float>?, _ spans: [Range<Int>],
                         keep: SliceBuffers?, _ out: UnsafeMutablePointer<Float>) {
         let size = g.queries * g.keys
-        Engine.parallelRanges(g.batch) { _, slices in
+        Engine.parallelRanges(g.slices) { _, slices in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: keep == nil ? size : 0)
             defer { scratch.deallocate() }
-            for h in slices {
-                let scores = keep?.slices[h] ?? scratch
+            for s in slices {
+                let scores = keep?.slices[s] ?? scratch
                 sgemm(transposeB: true, m: g.queries, n: g.keys, k: g.depth, alpha: scale,
-                      a: q + h * g.queryStep, lda: g.depth, b: k + h * g.keyStep, ldb: g.depth, c: scores, ldc: g.keys)
+                      a: q + g.queryStart(s), lda: g.width, b: k + g.keyStart(s), ldb: g.width, c: scores, ldc: g.keys)
                 for i in 0..<g.queries {
                     let row = scores + i * g.keys
                     addMask(row, mask, spans, i, g)
                     SoftmaxKernels.normalizeRow(row, g.keys)
                 }
                 sgemm(m: g.queries, n: g.valueDepth, k: g.keys,
-                      a: scores, lda: g.keys, b: v + h * g.valueStep, ldb: g.valueDepth,
-                      c: out + h * g.outputStep, ldc: g.valueDepth)
+                      a: scores, lda: g.keys, b: v + g.valueStart(s), ldb: g.valueWidth,
+                      c: out + g.outputStart(s), ldc: g.valueWidth)
             }
         }
     }
@@ -182,31 +202,31 @@ enum AttentionKernels {
                          _ dv: UnsafeMutablePointer<Float>?) {
         let wantScores = dq != nil || dk != nil
         let size = g.queries * g.keys
-        Engine.parallelRanges(g.batch) { _, slices in
+        Engine.parallelRanges(g.slices) { _, slices in
             let dScores = UnsafeMutablePointer<Float>.allocate(capacity: wantScores ? size : 0)
             defer { dScores.deallocate() }
-            for h in slices {
-                let qh = q + h * g.queryStep, kh = k + h * g.keyStep, vh = v + h * g.valueStep
-                let dOh = dOut + h * g.outputStep, probs = UnsafePointer(probabilities.slices[h])
+            for s in slices {
+                let qs = q + g.queryStart(s), ks = k + g.keyStart(s), vs = v + g.valueStart(s)
+                let dOs = dOut + g.outputStart(s), probs = UnsafePointer(probabilities.slices[s])
                 if let dv {
                     sgemm(transposeA: true, m: g.keys, n: g.valueDepth, k: g.queries,
-                          a: probs, lda: g.keys, b: dOh, ldb: g.valueDepth,
-                          c: dv + h * g.valueStep, ldc: g.valueDepth)
+                          a: probs, lda: g.keys, b: dOs, ldb: g.valueWidth,
+                          c: dv + g.valueStart(s), ldc: g.valueWidth)
                 }
                 guard wantScores else { continue }
                 sgemm(transposeB: true, m: g.queries, n: g.keys, k: g.valueDepth,
-                      a: dOh, lda: g.valueDepth, b: vh, ldb: g.valueDepth, c: dScores, ldc: g.keys)
+                      a: dOs, lda: g.valueWidth, b: vs, ldb: g.valueWidth, c: dScores, ldc: g.keys)
                 for i in 0..<g.queries {
                     let row = dScores + i * g.keys
                     SoftmaxKernels.backwardRow(probs + i * g.keys, row, row, g.keys)
                 }
                 if let dq {
                     sgemm(m: g.queries, n: g.depth, k: g.keys, alpha: scale,
-                          a: dScores, lda: g.keys, b: kh, ldb: g.depth, c: dq + h * g.queryStep, ldc: g.depth)
+                          a: dScores, lda: g.keys, b: ks, ldb: g.width, c: dq + g.queryStart(s), ldc: g.width)
                 }
                 if let dk {
                     sgemm(transposeA: true, m: g.keys, n: g.depth, k: g.queries, alpha: scale,
-                          a: dScores, lda: g.keys, b: qh, ldb: g.depth, c: dk + h * g.keyStep, ldc: g.depth)
+                          a: dScores, lda: g.keys, b: qs, ldb: g.width, c: dk + g.keyStart(s), ldc: g.width)
                 }
             }
         }

@@ -1,3 +1,5 @@
+import CInspectdKernels
+
 /// 2-D convolution (NCHW, weight [Cout, Cin/groups, kh, kw]) and its backward.
 ///
 /// Four paths: 1x1 stride-1 convolutions are a plain GEMM on the input; depthwise convolutions
@@ -123,8 +125,11 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil,
     var inputs = [x, weight]
     if let bias { inputs.append(bias) }
     return Autograd.record(out, inputs: inputs) { gradOut in
-        let dX = x.tracksGradient ? Tensor(zeros: x.shape) : nil
-        let dW = weight.tracksGradient ? Tensor(zeros: weight.shape) : nil
+        // The direct 3x3 kernels write every element of their gradients; the other paths add into them.
+        let direct = !g.isDepthwise && Conv3x3Kernel.supports(g)
+        let gradient = { (shape: [Int]) in direct ? Tensor(shape: shape) { _ in } : Tensor(zeros: shape) }
+        let dX = x.tracksGradient ? gradient(x.shape) : nil
+        let dW = weight.tracksGradient ? gradient(weight.shape) : nil
         x.data.withUnsafeBufferPointer { px in
             weight.data.withUnsafeBufferPointer { pw in
                 gradOut.data.withUnsafeBufferPointer { pg in
@@ -132,7 +137,7 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil,
                         Tensor.withMutablePointer(dW) { dw in
                             if g.isDepthwise {
                                 ConvKernels.depthwiseBackward(g, px.baseAddress!, pw.baseAddress!, pg.baseAddress!, dx, dw)
-                            } else if Conv3x3Kernel.supports(g) {
+                            } else if direct {
                                 if let dx { Conv3x3Kernel.backwardData(g, pg.baseAddress!, pw.baseAddress!, dx) }
                                 if let dw { Conv3x3Kernel.backwardWeight(g, px.baseAddress!, pg.baseAddress!, dw) }
                             } else {
@@ -346,19 +351,18 @@ enum ConvKernels {
     }
 
     static func biasGradient(_ g: ConvGeometry, _ gradOut: Tensor) -> Tensor {
-        let db = Tensor(zeros: [g.outChannels])
-        gradOut.data.withUnsafeBufferPointer { pg in
-            db.data.withUnsafeMutableBufferPointer { d in
-                for n in 0..<g.batch {
-                    for c in 0..<g.outChannels {
-                        let plane = pg.baseAddress! + (n * g.outChannels + c) * g.outPlane
-                        var s: Float = 0
-                        for i in 0..<g.outPlane { s += plane[i] }
-                        d[c] += s
+        Tensor(shape: [g.outChannels]) { d in
+            gradOut.data.withUnsafeBufferPointer { pg in
+                let sum = { (channels: Range<Int>) in
+                    for c in channels {
+                        d[c] = 0
+                        for n in 0..<g.batch {
+                            d[c] += inspectd_sum(pg.baseAddress! + (n * g.outChannels + c) * g.outPlane, g.outPlane)
+                        }
                     }
                 }
+                if gradOut.count < 1 << 15 { sum(0..<g.outChannels) } else { Engine.parallelRanges(g.outChannels) { sum($1) } }
             }
         }
-        return db
     }
 }

@@ -32,7 +32,7 @@ enum Conv3x3Kernel {
             input: dy, weight: w, transposeFlip: true, bias: nil, output: dx)
     }
 
-    /// dW [Cout, Cin, 3, 3] += the weight gradient over the batch, from x [N, Cin, H, W] and
+    /// dW [Cout, Cin, 3, 3] = the weight gradient over the batch, from x [N, Cin, H, W] and
     /// dY [N, Cout, H, W], with no im2col: on the padded image, tap (ky, kx) of output position
     /// p = oy·(W+2) + ox reads input position p + ky·(W+2) + kx, so with dY laid out in rows of
     /// W+2 (the two extra columns zero) each tap's gradient is one GEMM, dW_tap += dY · (x + offset)ᵀ,
@@ -70,12 +70,16 @@ enum Conv3x3Kernel {
                 }
             }
         }
-        for worker in 0..<Engine.threads {
-            let sums = partials + worker * 9 * tapSize
-            for o in 0..<cout {
+        let workers = Engine.threads
+        Engine.parallelRanges(cout) { _, outputs in
+            for o in outputs {
                 for c in 0..<cin {
                     let dst = dw + (o * cin + c) * 9
-                    for tap in 0..<9 { dst[tap] += sums[tap * tapSize + o * cin + c] }
+                    for tap in 0..<9 {
+                        var sum: Float = 0
+                        for worker in 0..<workers { sum += partials[(worker * 9 + tap) * tapSize + o * cin + c] }
+                        dst[tap] = sum
+                    }
                 }
             }
         }
@@ -87,7 +91,10 @@ enum Conv3x3Kernel {
         let blocks = (outChannels + block - 1) / block
         let packed = UnsafeMutablePointer<Float>.allocate(capacity: blocks * block * inChannels * 9)
         defer { packed.deallocate() }
-        inspectd_conv3x3_pack(weight, outChannels, inChannels, transposeFlip, packed)
+        let pack = { (range: Range<Int>) in
+            inspectd_conv3x3_pack(weight, outChannels, inChannels, transposeFlip, range.lowerBound, range.upperBound, packed)
+        }
+        if blocks * block * inChannels * 9 < 1 << 15 { pack(0..<blocks) } else { Engine.parallelRanges(blocks) { pack($1) } }
 
         let paddedPlane = (height + 2) * (width + 2), plane = height * width
         // (image, block) pairs in contiguous runs per worker: whole images at batch 8, halves of

@@ -1,3 +1,5 @@
+import CInspectdKernels
+
 /// Matrix products: batched matmul and the linear layer, each with its backward beside it.
 
 /// `op(a) · op(b)` over the last two axes, with op = transpose where asked.
@@ -88,7 +90,10 @@ public func linear(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil) -> Tensor
         let py = y.baseAddress!
         if let bias {
             bias.data.withUnsafeBufferPointer { pb in
-                for r in 0..<rows { (py + r * outFeatures).update(from: pb.baseAddress!, count: outFeatures) }
+                let copy = { (range: Range<Int>) in
+                    for r in range { (py + r * outFeatures).update(from: pb.baseAddress!, count: outFeatures) }
+                }
+                if rows * outFeatures < 1 << 15 { copy(0..<rows) } else { Engine.parallelRanges(rows) { copy($1) } }
             }
         }
         x.data.withUnsafeBufferPointer { px in
@@ -122,12 +127,27 @@ public func linear(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil) -> Tensor
                 }
             }
             if let bias, bias.tracksGradient {
-                dB = Tensor(zeros: [outFeatures])
-                dB!.data.withUnsafeMutableBufferPointer { d in
-                    for r in 0..<rows { for o in 0..<outFeatures { d[o] += g[r * outFeatures + o] } }
-                }
+                dB = Tensor(shape: [outFeatures]) { columnSums(g, rows: rows, columns: outFeatures, into: $0.baseAddress!) }
             }
         }
         return bias == nil ? [dX, dW] : [dX, dW, dB]
     }
+}
+
+/// out[j] = the sum over rows of x[r·columns + j]: each worker sums a band of rows, and the bands'
+/// sums are added in band order.
+func columnSums(_ x: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
+    out.initialize(repeating: 0, count: columns)
+    let workers = rows * columns < 1 << 15 ? 1 : min(Engine.threads, rows)
+    guard workers > 1 else {
+        inspectd_add_column_sums(x, rows, columns, out)
+        return
+    }
+    let partials = UnsafeMutablePointer<Float>.allocate(capacity: workers * columns)
+    defer { partials.deallocate() }
+    partials.initialize(repeating: 0, count: workers * columns)
+    Engine.parallelRanges(rows) { worker, band in
+        inspectd_add_column_sums(x + band.lowerBound * columns, band.count, columns, partials + worker * columns)
+    }
+    inspectd_add_column_sums(partials, workers, columns, out)
 }

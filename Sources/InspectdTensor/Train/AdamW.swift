@@ -1,3 +1,4 @@
+import CInspectdKernels
 import Foundation
 
 /// Adam with decoupled weight decay (Loshchilov & Hutter), as PyTorch's AdamW computes it.
@@ -34,20 +35,17 @@ public final class AdamW {
         step += 1
         let correction1 = 1 - pow(beta1, Float(step))
         let correction2 = 1 - pow(beta2, Float(step))
-        let stepSize = learningRate / correction1
-        let decay = 1 - learningRate * weightDecay
-        let (b1, b2, eps) = (beta1, beta2, epsilon)
+        let update = inspectd_adamw_step(beta1: beta1, beta2: beta2, epsilon: epsilon, correction2: correction2,
+                                         step_size: learningRate / correction1, decay: 1 - learningRate * weightDecay)
         for (index, p) in parameters.enumerated() {
             guard let grad = p.tensor.grad else { continue }
             p.tensor.data.withUnsafeMutableBufferPointer { w in
                 grad.data.withUnsafeBufferPointer { g in
                     moment1[index].withUnsafeMutableBufferPointer { m in
                         moment2[index].withUnsafeMutableBufferPointer { v in
-                            for i in 0..<w.count {
-                                m[i] = b1 * m[i] + (1 - b1) * g[i]
-                                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-                                let denominator = (v[i] / correction2).squareRoot() + eps
-                                w[i] = w[i] * decay - stepSize * m[i] / denominator
+                            forEachContiguousRun(w.count) { i, n in
+                                inspectd_adamw_update(w.baseAddress! + i, g.baseAddress! + i, m.baseAddress! + i,
+                                                      v.baseAddress! + i, n, update)
                             }
                         }
                     }
@@ -83,13 +81,19 @@ public struct GradientNormClip: GradientHook {
 
     public func adjust(_ parameters: [NamedParameter]) {
         var total: Double = 0
-        for p in parameters { for g in p.tensor.grad?.data ?? [] { total += Double(g) * Double(g) } }
+        for p in parameters {
+            p.tensor.grad?.data.withUnsafeBufferPointer { g in
+                total += Engine.parallelSum(g.count, grain: 1 << 16) { inspectd_sum_of_squares(g.baseAddress! + $0.lowerBound, $0.count) }
+            }
+        }
         let norm = Float(total.squareRoot())
         guard norm > maxNorm else { return }
         let scale = maxNorm / norm
         for p in parameters {
             p.tensor.grad?.data.withUnsafeMutableBufferPointer { g in
-                for i in 0..<g.count { g[i] *= scale }
+                forEachContiguousRun(g.count) { i, n in
+                    for j in i..<(i + n) { g[j] *= scale }
+                }
             }
         }
     }
