@@ -58,6 +58,29 @@ public enum Engine {
         }
     }
 
+    /// Runs `body(worker, item)` for every item of 0..<count, handing items out one at a time to
+    /// whichever thread is free: on a shared machine a core that a neighbour slows down takes fewer
+    /// items instead of holding the other up at the end. Only for items whose results do not depend
+    /// on which thread ran them (no per-worker partial sums), so results stay reproducible.
+    public static func parallelItems(_ count: Int, _ body: (_ worker: Int, _ item: Int) -> Void) {
+        let workers = min(threads, count)
+        guard workers > 1 else {
+            for item in 0..<count { body(0, item) }
+            return
+        }
+        let next = Atomic<Int>(0)
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                $insideWorker.withValue(true) {
+                    while case let item = next.add(1, ordering: .relaxed).oldValue, item < count {
+                        shared.value(w, item)
+                    }
+                }
+            }
+        }
+    }
+
     /// The sum of `part(range)` over one contiguous range of 0..<count per thread, added in range
     /// order; below `grain` elements, one range and no dispatch.
     public static func parallelSum(_ count: Int, grain: Int, _ part: (Range<Int>) -> Double) -> Double {

@@ -11,7 +11,7 @@ import Foundation
 /// vanish next to an unblocked key. `scale` defaults to 1/√d. The mask is a constant: no gradient
 /// flows into it.
 ///
-/// Each worker takes whole (batch, head) slices, one at a time, with serial GEMMs. Without a
+/// The threads take whole (batch, head) slices as they free up, with serial GEMMs. Without a
 /// gradient to record, a slice's [Tq, Tk] score matrix is the only large temporary and is reused
 /// slice after slice. When recording, every slice's probabilities are kept for the backward
 /// (64 MiB per AMN layer at batch 8, 2 heads, 1024 tokens): rebuilding them there from a saved
@@ -168,28 +168,26 @@ enum AttentionKernels {
     }
 
     /// Per slice: scores = scale·QKᵀ + mask, softmax rows, out = P·V. With `keep`, slice s's
-    /// probabilities stay in keep.slices[s]; without, one scratch matrix per worker serves all.
+    /// probabilities stay in keep.slices[s]; without, one scratch matrix per thread serves all.
     static func forward(_ g: AttentionGeometry, scale: Float,
                         _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
                         _ mask: UnsafePointer<Float>?, _ spans: [Range<Int>],
                         keep: SliceBuffers?, _ out: UnsafeMutablePointer<Float>) {
         let size = g.queries * g.keys
-        Engine.parallelRanges(g.slices) { _, slices in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: keep == nil ? size : 0)
-            defer { scratch.deallocate() }
-            for s in slices {
-                let scores = keep?.slices[s] ?? scratch
-                sgemm(transposeB: true, m: g.queries, n: g.keys, k: g.depth, alpha: scale,
-                      a: q + g.queryStart(s), lda: g.width, b: k + g.keyStart(s), ldb: g.width, c: scores, ldc: g.keys)
-                for i in 0..<g.queries {
-                    let row = scores + i * g.keys
-                    addMask(row, mask, spans, i, g)
-                    SoftmaxKernels.normalizeRow(row, g.keys)
-                }
-                sgemm(m: g.queries, n: g.valueDepth, k: g.keys,
-                      a: scores, lda: g.keys, b: v + g.valueStart(s), ldb: g.valueWidth,
-                      c: out + g.outputStart(s), ldc: g.valueWidth)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: keep == nil ? Engine.threads * size : 0)
+        defer { scratch.deallocate() }
+        Engine.parallelItems(g.slices) { worker, s in
+            let scores = keep?.slices[s] ?? scratch + worker * size
+            sgemm(transposeB: true, m: g.queries, n: g.keys, k: g.depth, alpha: scale,
+                  a: q + g.queryStart(s), lda: g.width, b: k + g.keyStart(s), ldb: g.width, c: scores, ldc: g.keys)
+            for i in 0..<g.queries {
+                let row = scores + i * g.keys
+                addMask(row, mask, spans, i, g)
+                SoftmaxKernels.normalizeRow(row, g.keys)
             }
+            sgemm(m: g.queries, n: g.valueDepth, k: g.keys,
+                  a: scores, lda: g.keys, b: v + g.valueStart(s), ldb: g.valueWidth,
+                  c: out + g.outputStart(s), ldc: g.valueWidth)
         }
     }
 
@@ -202,32 +200,31 @@ enum AttentionKernels {
                          _ dv: UnsafeMutablePointer<Float>?) {
         let wantScores = dq != nil || dk != nil
         let size = g.queries * g.keys
-        Engine.parallelRanges(g.slices) { _, slices in
-            let dScores = UnsafeMutablePointer<Float>.allocate(capacity: wantScores ? size : 0)
-            defer { dScores.deallocate() }
-            for s in slices {
-                let qs = q + g.queryStart(s), ks = k + g.keyStart(s), vs = v + g.valueStart(s)
-                let dOs = dOut + g.outputStart(s), probs = UnsafePointer(probabilities.slices[s])
-                if let dv {
-                    sgemm(transposeA: true, m: g.keys, n: g.valueDepth, k: g.queries,
-                          a: probs, lda: g.keys, b: dOs, ldb: g.valueWidth,
-                          c: dv + g.valueStart(s), ldc: g.valueWidth)
-                }
-                guard wantScores else { continue }
-                sgemm(transposeB: true, m: g.queries, n: g.keys, k: g.valueDepth,
-                      a: dOs, lda: g.valueWidth, b: vs, ldb: g.valueWidth, c: dScores, ldc: g.keys)
-                for i in 0..<g.queries {
-                    let row = dScores + i * g.keys
-                    SoftmaxKernels.backwardRow(probs + i * g.keys, row, row, g.keys)
-                }
-                if let dq {
-                    sgemm(m: g.queries, n: g.depth, k: g.keys, alpha: scale,
-                          a: dScores, lda: g.keys, b: ks, ldb: g.width, c: dq + g.queryStart(s), ldc: g.width)
-                }
-                if let dk {
-                    sgemm(transposeA: true, m: g.keys, n: g.depth, k: g.queries, alpha: scale,
-                          a: dScores, lda: g.keys, b: qs, ldb: g.width, c: dk + g.keyStart(s), ldc: g.width)
-                }
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: wantScores ? Engine.threads * size : 0)
+        defer { scratch.deallocate() }
+        Engine.parallelItems(g.slices) { worker, s in
+            let dScores = scratch + worker * size
+            let qs = q + g.queryStart(s), ks = k + g.keyStart(s), vs = v + g.valueStart(s)
+            let dOs = dOut + g.outputStart(s), probs = UnsafePointer(probabilities.slices[s])
+            if let dv {
+                sgemm(transposeA: true, m: g.keys, n: g.valueDepth, k: g.queries,
+                      a: probs, lda: g.keys, b: dOs, ldb: g.valueWidth,
+                      c: dv + g.valueStart(s), ldc: g.valueWidth)
+            }
+            guard wantScores else { return }
+            sgemm(transposeB: true, m: g.queries, n: g.keys, k: g.valueDepth,
+                  a: dOs, lda: g.valueWidth, b: vs, ldb: g.valueWidth, c: dScores, ldc: g.keys)
+            for i in 0..<g.queries {
+                let row = dScores + i * g.keys
+                SoftmaxKernels.backwardRow(probs + i * g.keys, row, row, g.keys)
+            }
+            if let dq {
+                sgemm(m: g.queries, n: g.depth, k: g.keys, alpha: scale,
+                      a: dScores, lda: g.keys, b: ks, ldb: g.width, c: dq + g.queryStart(s), ldc: g.width)
+            }
+            if let dk {
+                sgemm(transposeA: true, m: g.keys, n: g.depth, k: g.queries, alpha: scale,
+                      a: dScores, lda: g.keys, b: qs, ldb: g.width, c: dk + g.keyStart(s), ldc: g.width)
             }
         }
     }

@@ -97,24 +97,33 @@ enum Conv3x3Kernel {
         if blocks * block * inChannels * 9 < 1 << 15 { pack(0..<blocks) } else { Engine.parallelRanges(blocks) { pack($1) } }
 
         let paddedPlane = (height + 2) * (width + 2), plane = height * width
-        // (image, block) pairs in contiguous runs per worker: whole images at batch 8, halves of
-        // the channel blocks of one image for a single frame. Each worker pads the images it works
-        // on itself, into its own buffer, so that the copy is still in its core's cache (padding
-        // the whole batch up front, on whichever threads came along, made the U-Net's forward at
-        // batch 8 take 200 ms instead of 161, best of 25).
-        Engine.parallelRanges(batch * blocks) { _, pairs in
-            let padded = UnsafeMutablePointer<Float>.allocate(capacity: inChannels * paddedPlane)
-            defer { padded.deallocate() }
+        // Each worker pads the images it works on itself, into its own buffer, so that the copy is
+        // still in its core's cache (padding the whole batch up front, on whichever threads came
+        // along, made the U-Net's forward at batch 8 take 200 ms instead of 161, best of 25).
+        let workers = Engine.threads
+        let padded = UnsafeMutablePointer<Float>.allocate(capacity: workers * inChannels * paddedPlane)
+        defer { padded.deallocate() }
+        let convolve = { (worker: Int, n: Int, blocks: Range<Int>) in
+            let buffer = padded + worker * inChannels * paddedPlane
+            inspectd_conv3x3_pad(input + n * inChannels * plane, inChannels, height, width, buffer)
+            let call = { (b: UnsafePointer<Float>?) in
+                inspectd_conv3x3(buffer, inChannels, height, width, packed, outChannels, b,
+                                 blocks.lowerBound, blocks.upperBound, output + n * outChannels * plane)
+            }
+            if let bias { bias.withUnsafeBufferPointer { call($0.baseAddress) } } else { call(nil) }
+        }
+        if batch >= 2 * workers {
+            // Whole images, handed out as the threads free up.
+            Engine.parallelItems(batch) { worker, n in convolve(worker, n, 0..<blocks) }
+            return
+        }
+        // Few images (a single frame): (image, block) pairs in contiguous runs per worker.
+        Engine.parallelRanges(batch * blocks) { worker, pairs in
             var pair = pairs.lowerBound
             while pair < pairs.upperBound {
                 let n = pair / blocks, first = pair % blocks
                 let end = min(blocks, first + (pairs.upperBound - pair))
-                inspectd_conv3x3_pad(input + n * inChannels * plane, inChannels, height, width, padded)
-                let call = { (b: UnsafePointer<Float>?) in
-                    inspectd_conv3x3(padded, inChannels, height, width, packed,
-                                     outChannels, b, first, end, output + n * outChannels * plane)
-                }
-                if let bias { bias.withUnsafeBufferPointer { call($0.baseAddress) } } else { call(nil) }
+                convolve(worker, n, first..<end)
                 pair += end - first
             }
         }
