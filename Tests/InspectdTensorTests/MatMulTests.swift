@@ -35,6 +35,28 @@ func transposed(_ a: [Float], rows: Int, cols: Int) -> [Float] {
         }
     }
 
+    /// Products large enough to be split between threads by columns, by rows and along k, in
+    /// every transpose, against the loops; the k split also with beta = 1 (a shared weight's
+    /// gradient summed over a batch).
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func largeProductsSplitBetweenThreadsMatchNaiveLoops(_ flags: (Bool, Bool)) {
+        let (ta, tb) = flags
+        var r = TestRandom(seed: 56)
+        for (m, n, k) in [(40, 300, 100), (300, 40, 100), (64, 70, 1024)] {
+            let a = r.tensor(ta ? [k, m] : [m, k]), b = r.tensor(tb ? [n, k] : [k, n])
+            let c = matmul(a, b, transposeA: ta, transposeB: tb)
+            let ref = naiveMatmul(ta ? transposed(a.data, rows: k, cols: m) : a.data,
+                                  tb ? transposed(b.data, rows: n, cols: k) : b.data, m: m, n: n, k: k)
+            #expect(maxAbsDifference(c.data, ref) < 1e-3, "\(m)x\(n)x\(k)")
+        }
+        let x = r.tensor([2, 1024, 64]), w = r.tensor([64, 70], requiresGrad: true)
+        let y = matmul(x, w)
+        let g = r.tensor(y.shape)
+        y.backward(seed: g)
+        let xRows = transposed(x.data, rows: 2048, cols: 64)
+        #expect(maxAbsDifference(w.grad!.data, naiveMatmul(xRows, g.data, m: 64, n: 70, k: 2048)) < 1e-3)
+    }
+
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
     func matmulGradients(_ flags: (Bool, Bool)) {
         let (ta, tb) = flags
