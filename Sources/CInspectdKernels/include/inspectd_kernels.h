@@ -77,9 +77,12 @@ void inspectd_adamw_update(float *w, const float *g, float *m, float *v, size_t 
 /// lowers to im2col and sgemm.
 bool inspectd_conv3x3_supported(void);
 
-/// Packs 3x3 weights [out_channels, in_channels, 3, 3] for `inspectd_conv3x3`: blocks of 8 output
-/// channels, [block][in_channel][tap][8], zero-filled past out_channels; needs
-/// ceil(out_channels / 8) * 8 * in_channels * 9 floats. With `transpose_flip`, `weight` is
+/// Output channels per block of the direct 3x3 convolution (its register block).
+#define INSPECTD_CONV3X3_BLOCK 12
+
+/// Packs 3x3 weights [out_channels, in_channels, 3, 3] for `inspectd_conv3x3`: blocks of
+/// INSPECTD_CONV3X3_BLOCK output channels, [block][in_channel][tap][INSPECTD_CONV3X3_BLOCK],
+/// zero-filled past out_channels; needs ceil(out_channels / B) * B * in_channels * 9 floats. With `transpose_flip`, `weight` is
 /// [in_channels, out_channels, 3, 3] and is packed transposed and turned 180 degrees: the
 /// convolution that gives the data gradient of the forward convolution with those weights.
 /// Packs blocks first_block..<end_block, so callers can split the work between threads.
@@ -93,7 +96,7 @@ void inspectd_conv3x3_pad(const float *x, size_t channels, size_t height, size_t
 /// y[o] = bias[o] + sum over c, taps of w[o, c, tap] * x[c, shifted by the tap], for one image:
 /// a 3x3 convolution with stride 1 and one pixel of zero padding, `padded` from
 /// `inspectd_conv3x3_pad`, `packed` from `inspectd_conv3x3_pack`, y [out_channels, height, width].
-/// Computes the output channels of blocks first_block..<end_block (8 channels each), so callers
+/// Computes the output channels of blocks first_block..<end_block, so callers
 /// can split one image between threads. `bias` may be NULL. Requires `inspectd_conv3x3_supported`.
 void inspectd_conv3x3(const float *padded, size_t in_channels, size_t height, size_t width,
                       const float *packed, size_t out_channels, const float *bias,

@@ -8,7 +8,7 @@ import CInspectdKernels
 enum Conv3x3Kernel {
     static let isAvailable = inspectd_conv3x3_supported()
     /// Output channels per kernel block.
-    static let block = 8
+    static let block = Int(INSPECTD_CONV3X3_BLOCK)
 
     /// Rows go in vectors of 16 positions, so narrow images would leave most lanes empty (an 8x8
     /// map half of them, at half the GEMM path's speed): at least three quarters must be used.
