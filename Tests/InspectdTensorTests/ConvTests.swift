@@ -155,7 +155,7 @@ let convCases: [ConvCase] = [
     @Test(.enabled(if: Conv3x3Kernel.isAvailable, "the direct 3x3 kernel needs AVX-512"))
     func largeDirectConvolutionMatchesLoops() {
         var r = TestRandom(seed: 17)
-        let (n, cin, cout, h, wd) = (4, 64, 64, 8, 16)
+        let (n, cin, cout, h, wd) = (8, 128, 64, 8, 16)
         let x = r.tensor([n, cin, h, wd], requiresGrad: true)
         let w = r.tensor([cout, cin, 3, 3], requiresGrad: true), b = r.tensor([cout], requiresGrad: true)
         let y = conv2d(x, w, bias: b, padding: Padding2d(1))

@@ -91,7 +91,7 @@ func transposed(_ a: [Float], rows: Int, cols: Int) -> [Float] {
     /// Enough rows that the bias copy and the bias gradient are split between threads.
     @Test func largeLinearSplitsBiasWorkBetweenThreads() {
         var r = TestRandom(seed: 55)
-        let (rows, inFeatures, outFeatures) = (700, 9, 67)
+        let (rows, inFeatures, outFeatures) = (1100, 9, 67)
         let x = r.tensor([rows, inFeatures]), w = r.tensor([outFeatures, inFeatures])
         let b = r.tensor([outFeatures], requiresGrad: true)
         let y = linear(x, w, bias: b)

@@ -361,7 +361,7 @@ enum ConvKernels {
                         }
                     }
                 }
-                if gradOut.count < 1 << 15 { sum(0..<g.outChannels) } else { Engine.parallelRanges(g.outChannels) { sum($1) } }
+                if gradOut.count < parallelGrain { sum(0..<g.outChannels) } else { Engine.parallelRanges(g.outChannels) { sum($1) } }
             }
         }
     }

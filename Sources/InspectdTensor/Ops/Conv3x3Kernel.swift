@@ -94,7 +94,7 @@ enum Conv3x3Kernel {
         let pack = { (range: Range<Int>) in
             inspectd_conv3x3_pack(weight, outChannels, inChannels, transposeFlip, range.lowerBound, range.upperBound, packed)
         }
-        if blocks * block * inChannels * 9 < 1 << 15 { pack(0..<blocks) } else { Engine.parallelRanges(blocks) { pack($1) } }
+        if blocks * block * inChannels * 9 < parallelGrain { pack(0..<blocks) } else { Engine.parallelRanges(blocks) { pack($1) } }
 
         let paddedPlane = (height + 2) * (width + 2), plane = height * width
         // Each worker pads the images it works on itself, into its own buffer, so that the copy is

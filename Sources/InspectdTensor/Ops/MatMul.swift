@@ -93,7 +93,7 @@ public func linear(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil) -> Tensor
                 let copy = { (range: Range<Int>) in
                     for r in range { (py + r * outFeatures).update(from: pb.baseAddress!, count: outFeatures) }
                 }
-                if rows * outFeatures < 1 << 15 { copy(0..<rows) } else { Engine.parallelRanges(rows) { copy($1) } }
+                if rows * outFeatures < parallelGrain { copy(0..<rows) } else { Engine.parallelRanges(rows) { copy($1) } }
             }
         }
         x.data.withUnsafeBufferPointer { px in
@@ -138,7 +138,7 @@ public func linear(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil) -> Tensor
 /// sums are added in band order.
 func columnSums(_ x: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
     out.initialize(repeating: 0, count: columns)
-    let workers = rows * columns < 1 << 15 ? 1 : min(Engine.threads, rows)
+    let workers = rows * columns < parallelGrain ? 1 : min(Engine.threads, rows)
     guard workers > 1 else {
         inspectd_add_column_sums(x, rows, columns, out)
         return

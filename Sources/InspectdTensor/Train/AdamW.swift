@@ -83,7 +83,7 @@ public struct GradientNormClip: GradientHook {
         var total: Double = 0
         for p in parameters {
             p.tensor.grad?.data.withUnsafeBufferPointer { g in
-                total += Engine.parallelSum(g.count, grain: 1 << 16) { inspectd_sum_of_squares(g.baseAddress! + $0.lowerBound, $0.count) }
+                total += Engine.parallelSum(g.count, grain: parallelGrain) { inspectd_sum_of_squares(g.baseAddress! + $0.lowerBound, $0.count) }
             }
         }
         let norm = Float(total.squareRoot())
