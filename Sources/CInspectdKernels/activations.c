@@ -1,15 +1,10 @@
 // SiLU and GELU with their gradients: the U-Net applies SiLU after every group norm and the AMN
 // GELU in every feed-forward, over millions of values per batch, and Swift's loops (baseline SSE2,
 // no dispatch) spent 4-5 % of the U-Net's forward and a tenth of the AMN's own (non-GEMM) time
-// there. Same cloning as softmax.c.
+// there. Cloned per instruction set (vector_clones.h).
 
 #include "inspectd_kernels.h"
-
-#if defined(__x86_64__) && defined(__clang__)
-#define INSPECTD_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
-#else
-#define INSPECTD_CLONES
-#endif
+#include "vector_clones.h"
 
 INSPECTD_CLONES
 void inspectd_silu(const float *x, float *y, size_t n) {

@@ -1,14 +1,10 @@
 // AdamW's update, run over all six million parameters every step: as a Swift loop it was 1 % of a
 // step on one core. The arithmetic is the Swift loop's, operation for operation (no contraction,
-// see Package.swift), so the result is the same to the bit.
+// see Package.swift), so the result is the same to the bit; cloned per instruction set
+// (vector_clones.h).
 
 #include "inspectd_kernels.h"
-
-#if defined(__x86_64__) && defined(__clang__)
-#define INSPECTD_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
-#else
-#define INSPECTD_CLONES
-#endif
+#include "vector_clones.h"
 
 INSPECTD_CLONES
 void inspectd_adamw_update(float *restrict w, const float *restrict g, float *restrict m, float *restrict v,

@@ -1,18 +1,11 @@
 // Sums that a training step takes over millions of values: bias gradients (a linear layer's column
 // sums, a convolution's plane sums) and the squared norm of every gradient for clipping. As Swift
 // loops (baseline SSE2, and a running float sum that may not be reassociated, so one add at a time)
-// they ran on one core while the other waited, about a tenth of a step in all. Same cloning as
-// softmax.c; each clone adds in the same order, so all give the same bits.
+// they ran on one core while the other waited, about a tenth of a step in all. Cloned per
+// instruction set (vector_clones.h); each clone adds in the same order, so all give the same bits.
 
 #include "inspectd_kernels.h"
-
-#if defined(__x86_64__) && defined(__clang__)
-#define INSPECTD_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
-#else
-#define INSPECTD_CLONES
-#endif
-
-enum { LANES = 16 };
+#include "vector_clones.h"
 
 INSPECTD_CLONES
 void inspectd_add_column_sums(const float *restrict x, size_t rows, size_t cols, float *restrict sums) {

@@ -1,23 +1,11 @@
-// Softmax rows of the attention, the one elementwise loop hot enough (several percent of a training
-// step) to want the wide vector units. Swift compiles for baseline x86-64 (SSE2) with no runtime
-// dispatch, so the loop lives here, written once as plain C that the vectoriser widens, and cloned
-// per instruction set with target_clones.
+// Softmax rows of the attention, the first elementwise loop hot enough (several percent of a
+// training step) to want the wide vector units, cloned per instruction set (vector_clones.h).
 
 #include "inspectd_kernels.h"
+#include "vector_clones.h"
 
 #include <math.h>
 #include <string.h>
-
-#if defined(__x86_64__) && defined(__clang__)
-#define INSPECTD_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
-#else
-#define INSPECTD_CLONES
-#endif
-
-// Sixteen lanes of partial maxima and sums: the vectoriser widens fixed-width lane loops, while a
-// single running sum or maximum would stay scalar (reassociating it is not allowed without
-// fast-math). Every clone reduces in the same order, so all give the same bits.
-enum { LANES = 16 };
 
 INSPECTD_CLONES
 void inspectd_softmax_row(float *row, size_t n) {
