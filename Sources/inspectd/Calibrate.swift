@@ -26,6 +26,9 @@ struct Calibrate: ParsableCommand {
     @Option(help: "true or false: divide squared residuals by the product's normal levels (default: the model's).")
     var standardiseResiduals: Bool?
 
+    @Option(help: "Comma-separated shares (0 = the maximum) each product's image score is chosen from on held-out images and perturbed copies of them; 'none' = use --image-score-top-fraction for all (default: the model's).")
+    var imageScoreCandidates: String?
+
     @OptionGroup var scoring: ScoringOptions
     @OptionGroup var engine: EngineOptions
 
@@ -37,6 +40,16 @@ struct Calibrate: ParsableCommand {
             throw ValidationError("--source must be one of \(ScoringSettings.MapSource.allCases.map(\.rawValue).joined(separator: ", ")), not '\(source)'")
         }
         if let pooling, pooling < 1 || pooling % 2 == 0 { throw ValidationError("--pooling must be an odd number >= 1, got \(pooling)") }
+        if let imageScoreCandidates, parseCandidates(imageScoreCandidates) == nil {
+            throw ValidationError("--image-score-candidates expects shares in 0...1 separated by commas, or 'none', got '\(imageScoreCandidates)'")
+        }
+    }
+
+    private func parseCandidates(_ text: String) -> [Float]? {
+        if text == "none" { return [] }
+        let shares = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard !shares.isEmpty, shares.allSatisfy({ $0.map { (0...1).contains($0) } ?? false }) else { return nil }
+        return shares.map { $0! }
     }
 
     func run() throws {
@@ -47,10 +60,12 @@ struct Calibrate: ParsableCommand {
         if let source { settings.source = ScoringSettings.MapSource(rawValue: source)! }
         if let pooling { settings.pooling = pooling }
         if let standardiseResiduals { settings.standardiseResiduals = standardiseResiduals }
+        if let imageScoreCandidates { settings.imageScoreCandidates = parseCandidates(imageScoreCandidates)! }
         let folders = Dictionary(products.compactMap(parseProduct).map { ($0.name, $0.folder) }, uniquingKeysWith: { $1 })
         let manifest = try Calibrator.recalibrate(folder: folder, backbone: backbone, scoring: settings, folders: folders, log: note)
         note("recalibrated \(manifest.products.count) product(s) in \(model): source \(settings.source.rawValue), pooling \(settings.pooling), "
              + "standardised residuals \(settings.standardiseResiduals), noise level \(settings.noiseLevel), \(settings.ddimSteps) DDIM steps, "
-             + "image score from the top \(settings.imageScoreTopFraction) of the map")
+             + (settings.imageScoreCandidates.isEmpty ? "image score from the top \(settings.imageScoreTopFraction) of the map"
+                                                      : "image score chosen per product among \(settings.imageScoreCandidates)"))
     }
 }

@@ -24,7 +24,7 @@ struct ScoringOptions: ParsableArguments {
     @Option(help: "DDIM steps (default: the model's).")
     var ddimSteps: Int?
 
-    @Option(help: "Image score = mean of this share of the map's highest values; 0 = its maximum (default: the model's).")
+    @Option(help: "Image score = mean of this share of the map's highest values, for every product; 0 = its maximum (default: the model's, which may be chosen per product).")
     var imageScoreTopFraction: Float?
 
     /// The manifest's scoring settings with these overrides, checked against the model's schedule.
@@ -46,6 +46,8 @@ struct ScoringOptions: ParsableArguments {
                 throw ValidationError("--image-score-top-fraction must be in 0...1, got \(imageScoreTopFraction)")
             }
             settings.imageScoreTopFraction = imageScoreTopFraction
+            // A fraction asked for is a fraction for every product, not a fallback behind their choices.
+            settings.imageScoreCandidates = []
         }
         return settings
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import InspectdDetector
 
@@ -18,5 +19,25 @@ import Testing
         #expect(c.threshold > 2)
         #expect(c.max > c.min)
         #expect(c.normalised(2) < 0.5)
+    }
+
+    /// A product's chosen share counts only while the settings let calibration choose; a manifest
+    /// from before the choice existed decodes to none.
+    @Test func aChosenImageScoreAppliesOnlyWhenTheSettingsOfferCandidates() throws {
+        var calibration = Calibration(heldOutNormalScores: [1, 2])
+        var settings = TrainingProfile.standard.scoring
+        settings.imageScoreTopFraction = 0.002
+        #expect(settings.imageScoreTopFraction(for: calibration) == 0.002)
+        calibration.imageScoreTopFraction = 0.01
+        #expect(settings.imageScoreTopFraction(for: calibration) == 0.01)
+        #expect(settings.imageScoreTopFraction(for: nil) == 0.002)
+        settings.imageScoreCandidates = []
+        #expect(settings.imageScoreTopFraction(for: calibration) == 0.002)
+
+        let written = try JSONEncoder().encode(calibration)
+        #expect(String(decoding: written, as: UTF8.self).contains(#""image_score_top_fraction":0.01"#))
+        #expect(try JSONDecoder().decode(Calibration.self, from: written) == calibration)
+        let old = #"{"threshold": 2, "min": 1, "max": 3, "method": "m", "images": 2}"#
+        #expect(try JSONDecoder().decode(Calibration.self, from: Data(old.utf8)).imageScoreTopFraction == nil)
     }
 }

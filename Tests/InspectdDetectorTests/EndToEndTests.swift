@@ -102,6 +102,22 @@ struct EndToEndTests {
         #expect(a.allSatisfy { $0.value.data == b[$0.key]?.data })
         #expect { try Calibrator.recalibrate(folder: folder, backbone: backbone, folders: ["nope": "/tmp"], log: { _ in }) }
             throws: { "\($0)".contains("no product 'nope'") }
+
+        // Letting calibration choose the image score: one of the candidates, judged on 11
+        // perturbed copies of each of the 3 held-out images, and scoring follows it.
+        var choosing = settings
+        choosing.imageScoreCandidates = [0, 0.01, 0.03]
+        var lines: [String] = []
+        try Calibrator.recalibrate(folder: folder, backbone: backbone, scoring: choosing, log: { lines.append($0) })
+        let calibration = try folder.load().manifest.products["stripes"]!.calibration
+        let fraction = try #require(calibration.imageScoreTopFraction)
+        #expect(choosing.imageScoreCandidates.contains(fraction))
+        #expect(calibration.method.contains("33 patch-perturbed copies"), "\(calibration.method)")
+        #expect(lines.contains { $0.hasPrefix("stripes: ") && $0.contains("[") && $0.contains("AUROC") }, "\(lines)")
+        let detector = try Detector(folder: folder, backbone: backbone)
+        var random = TestRandom(seed: 11)
+        let analysis = try detector.analyse([Self.surface(&random)], product: "stripes")[0]
+        #expect(analysis.scores[.amn] == analysis.maps[.amn]!.imageScore(topFraction: fraction))
     }
 
     /// `inspectd eval`'s path on a small set in MVTec layout (4 clean frames, 4 with a blotch and

@@ -179,5 +179,7 @@ private func largestDifference(_ a: [Float], _ b: [Float]) -> Float {
         #expect(map.imageScore(topFraction: 0.25) == 6)      // 7, 5
         #expect(map.imageScore(topFraction: 0.375) == Float(17) / 3) // 7, 5, 5: a tie counts each value
         #expect(map.imageScore(topFraction: 1) == Float(27) / 8)
+        #expect(map.imageScores(topFractions: [0.25, 0, 1, 0.375]) == [6, 7, Float(27) / 8, Float(17) / 3])
+        #expect(map.imageScores(topFractions: [0, 0.05]) == [7, 7])
     }
 }

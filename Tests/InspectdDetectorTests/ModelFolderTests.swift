@@ -64,13 +64,17 @@ import Testing
         #expect(try folder.load().residuals.isEmpty)
     }
 
-    /// Manifests from before pooling, standardising and top-share scores existed keep scoring as they
-    /// were calibrated.
+    /// Manifests from before pooling, standardising, top-share scores and their per-product choice
+    /// existed keep scoring as they were calibrated.
     @Test func scoringWithoutTheNewerKeysDecodesToTheOldScoring() throws {
         let old = #"{"source": "combined", "noise_level": 50, "ddim_steps": 3, "smoothing_sigma": 4}"#
         let settings = try JSONDecoder().decode(ScoringSettings.self, from: Data(old.utf8))
         #expect(settings.pooling == 1 && !settings.standardiseResiduals && settings.noiseLevel == 50)
-        #expect(settings.imageScoreTopFraction == 0)
+        #expect(settings.imageScoreTopFraction == 0 && settings.imageScoreCandidates.isEmpty)
+        let candidates = #"{"source": "amn", "noise_level": 50, "ddim_steps": 3, "smoothing_sigma": 4, "image_score_candidates": [0, 2]}"#
+        #expect { try JSONDecoder().decode(ScoringSettings.self, from: Data(candidates.utf8)) } throws: {
+            "\($0)".contains("image_score_candidates") && "\($0)".contains("2.0")
+        }
         let share = #"{"source": "amn", "noise_level": 50, "ddim_steps": 3, "smoothing_sigma": 4, "image_score_top_fraction": 1.5}"#
         #expect { try JSONDecoder().decode(ScoringSettings.self, from: Data(share.utf8)) } throws: {
             "\($0)".contains("image_score_top_fraction") && "\($0)".contains("1.5")

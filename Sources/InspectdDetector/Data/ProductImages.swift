@@ -52,8 +52,8 @@ private func fileName(_ path: String) -> Substring {
 }
 
 /// FNV-1a over the UTF-8 bytes: Swift's `Hasher` is seeded per process, so it cannot key a split
-/// that must come out the same tomorrow.
-private func stableHash<S: StringProtocol>(_ text: S) -> UInt64 {
+/// (or calibration's perturbed copies) that must come out the same tomorrow.
+func stableHash<S: StringProtocol>(_ text: S) -> UInt64 {
     var hash: UInt64 = 0xCBF2_9CE4_8422_2325
     for byte in text.utf8 {
         hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3

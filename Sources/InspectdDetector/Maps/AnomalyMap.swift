@@ -117,11 +117,18 @@ public struct AnomalyMap: Sendable, Equatable {
     /// defect to be large as well as strong, which one stray bright pixel on a busy normal
     /// texture is not.
     public func imageScore(topFraction: Float) -> Float {
-        precondition((0...1).contains(topFraction), "top fraction \(topFraction) is outside 0...1")
-        let count = max(1, Int((topFraction * Float(values.count)).rounded()))
-        guard count > 1 else { return maximum }
-        let top = values.sorted(by: >).prefix(count)
-        return top.reduce(0, +) / Float(count)
+        imageScores(topFractions: [topFraction])[0]
+    }
+
+    /// `imageScore` for each of `topFractions`, sorting the map at most once.
+    public func imageScores(topFractions: [Float]) -> [Float] {
+        let counts = topFractions.map { fraction in
+            precondition((0...1).contains(fraction), "top fraction \(fraction) is outside 0...1")
+            return max(1, Int((fraction * Float(values.count)).rounded()))
+        }
+        guard counts.contains(where: { $0 > 1 }) else { return counts.map { _ in maximum } }
+        let sorted = values.sorted(by: >)
+        return counts.map { count in sorted.prefix(count).reduce(0, +) / Float(count) }
     }
 
     /// The reference's map at model resolution: upsampled to `side` x `side`, then smoothed with

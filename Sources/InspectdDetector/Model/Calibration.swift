@@ -14,13 +14,23 @@ public struct Calibration: Codable, Sendable, Equatable {
     public var method: String
     /// How many held-out normal images it was fitted on.
     public var images: Int
+    /// The top fraction of the map the product's image score averages, when calibration chose it
+    /// (`ScoringSettings.imageScoreCandidates`); nil = the model's fixed one. The threshold is a
+    /// threshold on that score.
+    public var imageScoreTopFraction: Float?
 
-    public init(threshold: Float, min: Float, max: Float, method: String, images: Int) {
+    public init(threshold: Float, min: Float, max: Float, method: String, images: Int, imageScoreTopFraction: Float? = nil) {
         self.threshold = threshold
         self.min = min
         self.max = max
         self.method = method
         self.images = images
+        self.imageScoreTopFraction = imageScoreTopFraction
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case threshold, min, max, method, images
+        case imageScoreTopFraction = "image_score_top_fraction"
     }
 
     /// Fits from the raw scores of held-out normal images; `margin` is a fraction of their spread.

@@ -28,13 +28,19 @@ public struct ScoringSettings: Codable, Sendable, Equatable {
     /// frames — the latent's borders, busy textures — stop setting the map's maximum.
     public var standardiseResiduals: Bool
     /// The image score is the mean of this share of the smoothed map's highest values; 0 = the
-    /// maximum (`AnomalyMap.imageScore`).
+    /// maximum (`AnomalyMap.imageScore`). Used for every product when `imageScoreCandidates` is
+    /// empty, and for a product whose calibration made no choice otherwise.
     public var imageScoreTopFraction: Float
+    /// Shares calibration may choose the image score's top fraction from, per product, by how well
+    /// each separates held-out normal images from patch-perturbed copies of them
+    /// (`ImageScoreChoice`); empty = every product uses `imageScoreTopFraction`.
+    public var imageScoreCandidates: [Float]
 
     public init(source: MapSource, noiseLevel: Int, ddimSteps: Int, smoothingSigma: Float,
-                pooling: Int, standardiseResiduals: Bool, imageScoreTopFraction: Float) {
+                pooling: Int, standardiseResiduals: Bool, imageScoreTopFraction: Float, imageScoreCandidates: [Float] = []) {
         precondition(pooling >= 1 && pooling % 2 == 1, "pooling window \(pooling) must be odd and positive")
         precondition((0...1).contains(imageScoreTopFraction), "image score top fraction \(imageScoreTopFraction) is outside 0...1")
+        precondition(imageScoreCandidates.allSatisfy { (0...1).contains($0) }, "image score candidates \(imageScoreCandidates) are not all in 0...1")
         self.source = source
         self.noiseLevel = noiseLevel
         self.ddimSteps = ddimSteps
@@ -42,6 +48,14 @@ public struct ScoringSettings: Codable, Sendable, Equatable {
         self.pooling = pooling
         self.standardiseResiduals = standardiseResiduals
         self.imageScoreTopFraction = imageScoreTopFraction
+        self.imageScoreCandidates = imageScoreCandidates
+    }
+
+    /// The top fraction `product`'s image score uses: its calibrated choice when these settings
+    /// let calibration choose, else the fixed one.
+    public func imageScoreTopFraction(for calibration: Calibration?) -> Float {
+        guard !imageScoreCandidates.isEmpty, let chosen = calibration?.imageScoreTopFraction else { return imageScoreTopFraction }
+        return chosen
     }
 
     enum CodingKeys: String, CodingKey {
@@ -52,11 +66,12 @@ public struct ScoringSettings: Codable, Sendable, Equatable {
         case pooling
         case standardiseResiduals = "standardise_residuals"
         case imageScoreTopFraction = "image_score_top_fraction"
+        case imageScoreCandidates = "image_score_candidates"
     }
 
-    /// Manifests written before `pooling`, `standardise_residuals` and `image_score_top_fraction`
-    /// existed scored with none of them (the map's maximum), and their thresholds were calibrated
-    /// that way: they decode to exactly that.
+    /// Manifests written before `pooling`, `standardise_residuals`, `image_score_top_fraction` and
+    /// `image_score_candidates` existed scored with none of them (the map's maximum), and their
+    /// thresholds were calibrated that way: they decode to exactly that.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         source = try c.decode(MapSource.self, forKey: .source)
@@ -66,12 +81,17 @@ public struct ScoringSettings: Codable, Sendable, Equatable {
         pooling = try c.decodeIfPresent(Int.self, forKey: .pooling) ?? 1
         standardiseResiduals = try c.decodeIfPresent(Bool.self, forKey: .standardiseResiduals) ?? false
         imageScoreTopFraction = try c.decodeIfPresent(Float.self, forKey: .imageScoreTopFraction) ?? 0
+        imageScoreCandidates = try c.decodeIfPresent([Float].self, forKey: .imageScoreCandidates) ?? []
         guard pooling >= 1 && pooling % 2 == 1 else {
             throw DecodingError.dataCorruptedError(forKey: .pooling, in: c, debugDescription: "expected an odd window side >= 1, got \(pooling)")
         }
         guard (0...1).contains(imageScoreTopFraction) else {
             throw DecodingError.dataCorruptedError(forKey: .imageScoreTopFraction, in: c,
                                                    debugDescription: "expected a fraction in 0...1, got \(imageScoreTopFraction)")
+        }
+        if let outside = imageScoreCandidates.first(where: { !(0...1).contains($0) }) {
+            throw DecodingError.dataCorruptedError(forKey: .imageScoreCandidates, in: c,
+                                                   debugDescription: "expected fractions in 0...1, got \(outside)")
         }
     }
 }

@@ -36,7 +36,8 @@ public final class Detector: @unchecked Sendable {
     public struct Analysis: Sendable {
         /// Smoothed map per source that was asked for.
         public var maps: [ScoringSettings.MapSource: AnomalyMap]
-        /// The raw image score per source, from its map as `settings.imageScoreTopFraction` says.
+        /// The raw image score per source, from its map: the mean of the product's top fraction of
+        /// it (`ScoringSettings.imageScoreTopFraction(for:)`).
         public var scores: [ScoringSettings.MapSource: Float]
     }
 
@@ -63,6 +64,7 @@ public final class Detector: @unchecked Sendable {
             guard let product, let levels = residuals[product] else { throw MissingResiduals(product: product) }
             normal = levels
         }
+        let topFraction = settings.imageScoreTopFraction(for: product.flatMap { manifest.products[$0]?.calibration })
         let latent = standardisedLatents(frames.map(extractor.modelImage))
         let reconstruction = reconstruct(latent, diffusion: sources.contains { $0 != .amn }, settings: settings)
         // The AMN always runs (it conditions the U-Net); its map is only worth making when a
@@ -90,7 +92,7 @@ public final class Detector: @unchecked Sendable {
                 }
                 maps[source] = coarse.smoothedMap(side: extractor.resolution, sigma: settings.smoothingSigma)
             }
-            return Analysis(maps: maps, scores: maps.mapValues { $0.imageScore(topFraction: settings.imageScoreTopFraction) })
+            return Analysis(maps: maps, scores: maps.mapValues { $0.imageScore(topFraction: topFraction) })
         }
     }
 

@@ -9,10 +9,20 @@ public enum Calibrator {
     public struct Fit: Sendable {
         public let residuals: NormalResiduals
         public let calibration: Calibration
+        /// How the image score was chosen, when the settings let calibration choose it.
+        public let imageScore: ImageScoreChoice?
+
+        /// For the log: the threshold and what it was fitted on.
+        public var summary: String {
+            let choice = imageScore.map { "; image score \($0.summary)" } ?? ""
+            return "threshold \(calibration.threshold) from \(calibration.images) images\(choice)"
+        }
     }
 
     /// Fits `product` on images already at the model resolution. With no held-out images (a
     /// folder too small to spare any) the threshold comes from the training images and says so.
+    /// When the settings offer image score candidates, the product's share is chosen first
+    /// (`ImageScoreChoice`, from the held-out images only) and the threshold is set on that score.
     static func fit(detector: Detector, product: String, training: [Image], heldOut: [Image], batchSize: Int = 8) throws -> Fit {
         precondition(!training.isEmpty, "calibrating '\(product)' without training images")
         let settings = detector.manifest.scoring
@@ -28,16 +38,34 @@ public enum Calibrator {
         let scorer = Detector(manifest: detector.manifest, network: detector.network, statistics: detector.statistics,
                               extractor: detector.extractor, residuals: known)
         let images = heldOut.isEmpty ? training : heldOut
-        var scores: [Float] = []
-        for start in stride(from: 0, to: images.count, by: batchSize) {
-            scores += try scorer.analyse(Array(images[start..<min(start + batchSize, images.count)]), product: product)
-                .map { $0.scores[settings.source]! }
+        let normalMaps = try maps(of: images, scorer: scorer, product: product, batchSize: batchSize)
+        var choice: ImageScoreChoice?
+        if !settings.imageScoreCandidates.isEmpty && !heldOut.isEmpty {
+            let copies = ImageScoreChoice.perturbedCopies(of: heldOut, donors: training, seed: stableHash(product))
+            choice = ImageScoreChoice(fractions: settings.imageScoreCandidates, normal: normalMaps,
+                                      perturbed: try maps(of: copies, scorer: scorer, product: product, batchSize: batchSize))
         }
-        var calibration = Calibration(heldOutNormalScores: scores)
+        let topFraction = choice?.chosen.topFraction ?? settings.imageScoreTopFraction
+        var calibration = Calibration(heldOutNormalScores: normalMaps.map { $0.imageScore(topFraction: topFraction) })
         if heldOut.isEmpty {
             calibration.method += " (no held-out images: fewer than \(ProductImages.minimumImagesForHoldout) in the folder, so training images)"
         }
-        return Fit(residuals: residuals, calibration: calibration)
+        if let choice {
+            calibration.imageScoreTopFraction = topFraction
+            calibration.method += "; image score chosen against \(choice.perturbedCount) patch-perturbed copies of them: \(choice.summary)"
+        }
+        return Fit(residuals: residuals, calibration: calibration, imageScore: choice)
+    }
+
+    /// The configured source's smoothed map of each image, in batches.
+    private static func maps(of images: [Image], scorer: Detector, product: String, batchSize: Int) throws -> [AnomalyMap] {
+        let source = scorer.manifest.scoring.source
+        var maps: [AnomalyMap] = []
+        for start in stride(from: 0, to: images.count, by: batchSize) {
+            maps += try scorer.analyse(Array(images[start..<min(start + batchSize, images.count)]), product: product)
+                .map { $0.maps[source]! }
+        }
+        return maps
     }
 
     /// Refits every product of the model in `folder` without training: after its scoring settings
@@ -68,8 +96,7 @@ public enum Calibrator {
             let fit = try fit(detector: detector, product: name, training: training, heldOut: heldOut)
             residuals[name] = fit.residuals
             model.manifest.products[name]!.calibration = fit.calibration
-            log("\(name): threshold \(fit.calibration.threshold) from \(fit.calibration.images) images, "
-                + "residual levels from \(training.count)")
+            log("\(name): \(fit.summary), residual levels from \(training.count)")
         }
         try folder.save(manifest: model.manifest, network: model.network, statistics: model.statistics, residuals: residuals)
         return model.manifest

@@ -186,7 +186,7 @@ public final class Trainer {
             residuals[set.product] = fit.residuals
             manifest.products[set.product] = ProductRecord(source: set.folder, trainingImages: images[index].count,
                                                            heldOutImages: heldOut.count, calibration: fit.calibration, added: now)
-            log("\(set.product): threshold \(fit.calibration.threshold) from \(fit.calibration.images) images")
+            log("\(set.product): \(fit.summary)")
         }
 
         let seconds = Date().timeIntervalSince(started)

@@ -35,7 +35,8 @@ public struct TrainingProfile: Sendable {
         training: TrainingSettings(steps: 1000, batchSize: 8, learningRate: 2e-4, weightDecay: 0.01,
                                    holdoutFraction: 0.1, checkpointInterval: 100, seed: 1),
         scoring: ScoringSettings(source: .diffusion, noiseLevel: 50, ddimSteps: 3, smoothingSigma: 4,
-                                 pooling: 1, standardiseResiduals: true, imageScoreTopFraction: 0),
+                                 pooling: 1, standardiseResiduals: true, imageScoreTopFraction: 0,
+                                 imageScoreCandidates: [0, 0.001, 0.003, 0.01, 0.03]),
         resolution: 256)
 
     public static let all = [quick, standard]
