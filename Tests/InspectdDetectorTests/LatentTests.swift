@@ -33,8 +33,11 @@ struct LatentExtractorTests {
         let frames = (0..<3).map { noiseImage(width: 256, height: 256, format: .rgb, seed: 10 + UInt64($0)) }
         let batched = extractor.latents(of: frames)
         let single = concat(frames.map { extractor.latents(of: [$0]) }, axis: 0)
+        // Only the summation order differs (BLAS blocks a batch differently, and each CPU's kernels
+        // block their own way): a few float roundings of the largest activations, no more.
         let worst = zip(batched.data, single.data).map { abs($0 - $1) }.max()!
-        #expect(worst < 1e-5, "largest difference \(worst)")
+        let largest = single.data.map(abs).max()!
+        #expect(worst <= 1e-6 * max(1, largest), "largest difference \(worst), largest value \(largest)")
     }
 
     @Test func aGreyFrameEqualsItsRGBCopy() {
