@@ -126,7 +126,10 @@ public struct AnomalyMap: Sendable, Equatable {
             precondition((0...1).contains(fraction), "top fraction \(fraction) is outside 0...1")
             return max(1, Int((fraction * Float(values.count)).rounded()))
         }
-        guard counts.contains(where: { $0 > 1 }) else { return counts.map { _ in maximum } }
+        guard counts.contains(where: { $0 > 1 }) else {
+            let top = maximum
+            return counts.map { _ in top }
+        }
         let sorted = values.sorted(by: >)
         return counts.map { count in sorted.prefix(count).reduce(0, +) / Float(count) }
     }
