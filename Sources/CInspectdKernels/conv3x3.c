@@ -1,13 +1,17 @@
-// Direct 3x3 convolution, stride 1, for AVX-512: the U-Net's convolutions are most of its time, and
-// lowering them to im2col + sgemm spends a fifth of it copying (im2col, then OpenBLAS packing the
-// same columns and the weights again for every tile). Here the weights are packed once per call and
-// the input is read in place from a zero-padded copy.
+// Direct 3x3 convolution, stride 1, for AVX-512 and AVX2: the U-Net's convolutions are most of its
+// time, and lowering them to im2col + sgemm spends a fifth of it copying (im2col, then OpenBLAS
+// packing the same columns and the weights again for every tile). Here the weights are packed once
+// per call and the input is read in place from a zero-padded copy.
 //
-// Register block: 12 output channels x 2 vectors of 16 output positions = 24 accumulators. Per input
-// channel and tap that is 2 vector loads (unaligned, so each spans two cache lines) and 12
+// AVX-512 register block: 12 output channels x 2 vectors of 16 output positions = 24 accumulators.
+// Per input channel and tap that is 2 vector loads (unaligned, so each spans two cache lines) and 12
 // broadcasts for 24 FMAs, so the FMA units, not the loads, set the pace. One thread, 192->192
 // channels: 149 GFLOP/s at 32x32 and 152 at 16x16, against 139 and 98-133 for 8 channels x 3
 // vectors (a core's FMA peak here is about 155).
+//
+// AVX2 has 16 registers, not 32: 6 output channels (half a packed block) x 2 vectors of 8 positions
+// = 12 accumulators, 2 inputs and a broadcast. Per tap, 8 loads for 12 FMAs, within the two load
+// ports of the Zen cores this path is for.
 
 #include "inspectd_kernels.h"
 
@@ -15,18 +19,18 @@
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
-#define INSPECTD_HAVE_AVX512_CONV 1
+#define INSPECTD_HAVE_DIRECT_CONV 1
 #endif
 
-enum { CO_BLOCK = INSPECTD_CONV3X3_BLOCK, VECTORS = 2, LANES16 = 16, CHUNK = 64 };
+enum { CO_BLOCK = INSPECTD_CONV3X3_BLOCK, VECTORS = 2, LANES16 = 16, LANES8 = 8, CO_HALF = CO_BLOCK / 2, CHUNK = 64 };
 
-bool inspectd_conv3x3_supported(void) {
-#ifdef INSPECTD_HAVE_AVX512_CONV
+size_t inspectd_conv3x3_lanes(void) {
+#ifdef INSPECTD_HAVE_DIRECT_CONV
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
-#else
-    return false;
+    if (__builtin_cpu_supports("avx512f")) return LANES16;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return LANES8;
 #endif
+    return 0;
 }
 
 void inspectd_conv3x3_pack(const float *weight, size_t out_channels, size_t in_channels, bool transpose_flip,
@@ -64,9 +68,9 @@ void inspectd_conv3x3_pad(const float *x, size_t channels, size_t height, size_t
     }
 }
 
-#ifdef INSPECTD_HAVE_AVX512_CONV
+#ifdef INSPECTD_HAVE_DIRECT_CONV
 __attribute__((target("avx512f")))
-static void block(const float *padded, size_t in_channels, size_t plane, size_t pw, const float *packed,
+static void block16(const float *padded, size_t in_channels, size_t plane, size_t pw, const float *packed,
                   const size_t in_offset[VECTORS], const size_t out_offset[VECTORS],
                   const __mmask16 mask[VECTORS], bool accumulate, const float *bias, size_t co0, size_t co_count,
                   size_t out_plane, float *y) {
@@ -98,12 +102,11 @@ static void block(const float *padded, size_t in_channels, size_t plane, size_t 
         for (int v = 0; v < VECTORS; v++)
             _mm512_mask_storeu_ps(y + (co0 + j) * out_plane + out_offset[v], mask[v], acc[j][v]);
 }
-#endif
 
-void inspectd_conv3x3(const float *padded, size_t in_channels, size_t height, size_t width,
-                      const float *packed, size_t out_channels, const float *bias,
-                      size_t first_block, size_t end_block, float *y) {
-#ifdef INSPECTD_HAVE_AVX512_CONV
+__attribute__((target("avx512f")))
+static void convolve16(const float *padded, size_t in_channels, size_t height, size_t width,
+                       const float *packed, size_t out_channels, const float *bias,
+                       size_t first_block, size_t end_block, float *y) {
     size_t pw = width + 2, plane = (height + 2) * pw, out_plane = height * width;
     size_t per_row = (width + LANES16 - 1) / LANES16, vectors = height * per_row;
     for (size_t b = first_block; b < end_block; b++) {
@@ -132,13 +135,111 @@ void inspectd_conv3x3(const float *padded, size_t in_channels, size_t height, si
                 out_offset[v] = row * width + x0;
                 mask[v] = (__mmask16)((1u << lanes) - 1);
             }
-            block(chunk_input, chunk, plane, pw, w, in_offset, out_offset, mask, c0 > 0, bias, co0, co_count,
-                  out_plane, y);
+            block16(chunk_input, chunk, plane, pw, w, in_offset, out_offset, mask, c0 > 0, bias, co0, co_count,
+                    out_plane, y);
         }
         }
     }
+}
+
+// One AVX2 block: CO_HALF output channels x VECTORS vectors of 8. `full` is a constant at both call
+// sites, so the compiler makes one copy with plain loads and stores and one with masked ones (the
+// last vector of a row narrower than 8 lanes, or no vector at all past the image's end).
+__attribute__((target("avx2,fma"), always_inline))
+static inline void block8(const float *padded, size_t in_channels, size_t plane, size_t pw, const float *packed,
+                          const size_t in_offset[VECTORS], const size_t out_offset[VECTORS],
+                          const __m256i mask[VECTORS], bool full, bool accumulate, const float *bias,
+                          size_t co0, size_t co_count, size_t out_plane, float *y) {
+    __m256 acc[CO_HALF][VECTORS];
+    for (int j = 0; j < CO_HALF; j++) {
+        if (accumulate && (size_t)j < co_count) {
+            for (int v = 0; v < VECTORS; v++) {
+                const float *src = y + (co0 + j) * out_plane + out_offset[v];
+                acc[j][v] = full ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, mask[v]);
+            }
+            continue;
+        }
+        __m256 b = _mm256_set1_ps(bias && (size_t)j < co_count ? bias[co0 + j] : 0.0f);
+        for (int v = 0; v < VECTORS; v++) acc[j][v] = b;
+    }
+    const size_t taps[9] = {0, 1, 2, pw, pw + 1, pw + 2, 2 * pw, 2 * pw + 1, 2 * pw + 2};
+    for (size_t c = 0; c < in_channels; c++) {
+        const float *base = padded + c * plane;
+        const float *w = packed + c * 9 * CO_BLOCK;
+        for (int t = 0; t < 9; t++) {
+            __m256 in[VECTORS];
+            for (int v = 0; v < VECTORS; v++) {
+                const float *src = base + in_offset[v] + taps[t];
+                in[v] = full ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, mask[v]);
+            }
+            for (int j = 0; j < CO_HALF; j++) {
+                __m256 wj = _mm256_broadcast_ss(w + t * CO_BLOCK + j);
+                for (int v = 0; v < VECTORS; v++) acc[j][v] = _mm256_fmadd_ps(wj, in[v], acc[j][v]);
+            }
+        }
+    }
+    for (size_t j = 0; j < co_count; j++)
+        for (int v = 0; v < VECTORS; v++) {
+            float *dst = y + (co0 + j) * out_plane + out_offset[v];
+            if (full) _mm256_storeu_ps(dst, acc[j][v]);
+            else _mm256_maskstore_ps(dst, mask[v], acc[j][v]);
+        }
+}
+
+__attribute__((target("avx2,fma")))
+static void convolve8(const float *padded, size_t in_channels, size_t height, size_t width,
+                      const float *packed, size_t out_channels, const float *bias,
+                      size_t first_block, size_t end_block, float *y) {
+    size_t pw = width + 2, plane = (height + 2) * pw, out_plane = height * width;
+    size_t per_row = (width + LANES8 - 1) / LANES8, vectors = height * per_row;
+    for (size_t b = first_block; b < end_block; b++)
+        for (size_t c0 = 0; c0 < in_channels; c0 += CHUNK) {
+            size_t chunk = in_channels - c0 < CHUNK ? in_channels - c0 : CHUNK;
+            const float *chunk_input = padded + c0 * plane;
+            for (size_t first = 0; first < vectors; first += VECTORS) {
+                size_t in_offset[VECTORS], out_offset[VECTORS];
+                __m256i mask[VECTORS];
+                bool full = true;
+                for (int v = 0; v < VECTORS; v++) {
+                    size_t k = first + v, lanes = 0;
+                    in_offset[v] = out_offset[v] = 0;
+                    if (k < vectors) {
+                        size_t row = k / per_row, x0 = (k % per_row) * LANES8;
+                        lanes = width - x0 < LANES8 ? width - x0 : LANES8;
+                        in_offset[v] = row * pw + x0;
+                        out_offset[v] = row * width + x0;
+                    }
+                    full = full && lanes == LANES8;
+                    mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+                }
+                // The two halves of the packed block in turn, on the same input rows (still in L1).
+                for (size_t half = 0; half < CO_BLOCK; half += CO_HALF) {
+                    size_t co0 = b * CO_BLOCK + half;
+                    if (co0 >= out_channels) break;
+                    size_t co_count = out_channels - co0 < CO_HALF ? out_channels - co0 : CO_HALF;
+                    const float *w = packed + (b * in_channels + c0) * 9 * CO_BLOCK + half;
+                    if (full)
+                        block8(chunk_input, chunk, plane, pw, w, in_offset, out_offset, mask, true, c0 > 0, bias, co0,
+                               co_count, out_plane, y);
+                    else
+                        block8(chunk_input, chunk, plane, pw, w, in_offset, out_offset, mask, false, c0 > 0, bias, co0,
+                               co_count, out_plane, y);
+                }
+            }
+        }
+}
+#endif
+
+void inspectd_conv3x3(const float *padded, size_t in_channels, size_t height, size_t width,
+                      const float *packed, size_t out_channels, const float *bias,
+                      size_t first_block, size_t end_block, size_t lanes, float *y) {
+#ifdef INSPECTD_HAVE_DIRECT_CONV
+    if (lanes == LANES16)
+        convolve16(padded, in_channels, height, width, packed, out_channels, bias, first_block, end_block, y);
+    else
+        convolve8(padded, in_channels, height, width, packed, out_channels, bias, first_block, end_block, y);
 #else
     (void)padded; (void)in_channels; (void)height; (void)width; (void)packed;
-    (void)out_channels; (void)bias; (void)first_block; (void)end_block; (void)y;
+    (void)out_channels; (void)bias; (void)first_block; (void)end_block; (void)lanes; (void)y;
 #endif
 }

@@ -41,10 +41,11 @@ let convCases: [ConvCase] = [
     // Enough channels and rows for the forward pass to cut the output into several row tiles.
     ConvCase(input: [1, 64, 20, 13], outChannels: 4, kernel: (3, 3), stride: 1, padding: Padding2d(1), groups: 1, bias: true),
     ConvCase(input: [1, 60, 130, 9], outChannels: 3, kernel: (3, 3), stride: 2, padding: Padding2d(top: 0, left: 1, bottom: 1, right: 0), groups: 1, bias: true),
-    // 3x3, stride 1, padding 1: the direct kernel where the CPU has AVX-512 (rows of 13, 37, 16; a
-    // row of 9 uses too few lanes and keeps the GEMM). Partial vectors (37 = 16 + 16 + 5, 13), output
-    // channels past a block of 8 (19, 4), input channels past a chunk of 64 (the 64-channel case is
-    // one chunk exactly; the adjoint test below adds 80), one whole vector per row (16).
+    // 3x3, stride 1, padding 1: the direct kernel where the CPU has AVX-512 or AVX2 (rows of 13, 37, 16; a
+    // row of 9 uses too few lanes and keeps the GEMM). Partial vectors (37 = 16 + 16 + 5 or 4 x 8 + 5,
+    // 13), output channels past a block of 12 and its AVX2 halves of 6 (19, 4), input channels past a
+    // chunk of 64 (the 64-channel case is one chunk exactly; the adjoint test below adds 80), whole
+    // vectors only (16).
     ConvCase(input: [2, 10, 5, 37], outChannels: 19, kernel: (3, 3), stride: 1, padding: Padding2d(1), groups: 1, bias: true),
     ConvCase(input: [1, 17, 16, 16], outChannels: 8, kernel: (3, 3), stride: 1, padding: Padding2d(1), groups: 1, bias: false),
     // Depthwise: the vectorised kernel at strides 1 and 2 (odd sizes, a 1x1 image, a non-square
@@ -124,13 +125,45 @@ func naiveWeightGradient3x3(_ x: Tensor, _ g: Tensor) -> [Float] {
         #expect(gradientError([x, w], step: 1e-3) { conv2d($0[0], $0[1], padding: Padding2d(1), activation: .relu6) } < 1e-2)
     }
 
-    @Test(.enabled(if: Conv3x3Kernel.isAvailable, "the direct 3x3 kernel needs AVX-512"))
+    @Test(.enabled(if: Conv3x3Kernel.isAvailable, "the direct 3x3 kernel needs AVX-512 or AVX2"))
     func directKernelTakesThe3x3StrideOneCases() {
         let direct = convCases.filter { c in
             Conv3x3Kernel.supports(ConvGeometry(input: c.input, weight: [c.outChannels, c.input[1] / c.groups, c.kernel.0, c.kernel.1],
                                                 stride: c.stride, padding: c.padding, groups: c.groups))
         }
         #expect(direct.count == 3)
+    }
+
+    /// conv2d takes only the widest kernel, so each width this CPU runs is called directly (an
+    /// AVX-512 CPU thus checks the AVX2 kernel too): the forward against loops, and the data gradient
+    /// against loops over the transposed, turned weights. Shapes: partial and empty vectors (an odd
+    /// count of them), an 8x8 map, output channels past a block and its halves, input channels past
+    /// a chunk of 64, one image (split between threads by blocks) and several.
+    @Test(arguments: Conv3x3Kernel.runnableLanes)
+    func directKernelOfEachWidthMatchesLoops(_ lanes: Int) {
+        var r = TestRandom(seed: 18)
+        let shapes: [(input: [Int], outChannels: Int)] = [
+            ([2, 10, 5, 37], 19), ([1, 17, 16, 16], 8), ([1, 5, 8, 8], 14), ([3, 80, 6, 28], 13), ([1, 64, 20, 13], 4),
+        ]
+        for (input, cout) in shapes {
+            let cin = input[1]
+            let x = r.tensor(input), w = r.tensor([cout, cin, 3, 3]), b = r.tensor([cout])
+            let g = ConvGeometry(input: input, weight: w.shape, stride: 1, padding: Padding2d(1), groups: 1)
+            var y = [Float](repeating: 1e30, count: input[0] * cout * input[2] * input[3])
+            y.withUnsafeMutableBufferPointer { Conv3x3Kernel.forward(g, x.data, w.data, b.data, $0.baseAddress!, lanes: lanes) }
+            let slow = naiveConv2d(x, w, bias: b, stride: 1, padding: Padding2d(1), groups: 1)
+            #expect(maxAbsDifference(y, slow.data) < 1e-4, "forward, \(lanes) lanes, x\(input) -> \(cout)")
+
+            let dy = r.tensor([input[0], cout, input[2], input[3]])
+            var dx = [Float](repeating: 1e30, count: x.count)
+            dx.withUnsafeMutableBufferPointer { Conv3x3Kernel.backwardData(g, dy.data, w.data, $0.baseAddress!, lanes: lanes) }
+            let turned = Tensor(shape: [cin, cout, 3, 3], data: (0..<w.count).map { i in
+                let (c, o, tap) = (i / (cout * 9), (i / 9) % cout, i % 9)
+                return w.data[(o * cin + c) * 9 + 8 - tap]
+            })
+            let expected = naiveConv2d(dy, turned, bias: nil, stride: 1, padding: Padding2d(1), groups: 1)
+            #expect(maxAbsDifference(dx, expected.data) < 1e-4, "data gradient, \(lanes) lanes, x\(input) -> \(cout)")
+        }
     }
 
     /// The data gradient is the adjoint of the forward: <conv(x), g> = <x, dX(g)> for any x and g.
@@ -158,7 +191,7 @@ func naiveWeightGradient3x3(_ x: Tensor, _ g: Tensor) -> [Float] {
     }
 
     /// Large enough that the weights are packed and the bias gradient summed on both threads.
-    @Test(.enabled(if: Conv3x3Kernel.isAvailable, "the direct 3x3 kernel needs AVX-512"))
+    @Test(.enabled(if: Conv3x3Kernel.isAvailable, "the direct 3x3 kernel needs AVX-512 or AVX2"))
     func largeDirectConvolutionMatchesLoops() {
         var r = TestRandom(seed: 17)
         let (n, cin, cout, h, wd) = (8, 128, 64, 8, 16)

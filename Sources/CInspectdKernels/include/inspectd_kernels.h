@@ -73,9 +73,9 @@ typedef struct {
 /// One AdamW step over n parameters w with gradients g and moments m, v (all updated in place).
 void inspectd_adamw_update(float *w, const float *g, float *m, float *v, size_t n, inspectd_adamw_step step);
 
-/// Whether this CPU runs the direct 3x3 convolution below (AVX-512F). Without it, the caller
-/// lowers to im2col and sgemm.
-bool inspectd_conv3x3_supported(void);
+/// The vector width, in floats, of the direct 3x3 convolution below on this CPU: 16 with AVX-512F,
+/// 8 with AVX2 and FMA, 0 where it cannot run (the caller then lowers to im2col and sgemm).
+size_t inspectd_conv3x3_lanes(void);
 
 /// Output channels per block of the direct 3x3 convolution (its register block).
 #define INSPECTD_CONV3X3_BLOCK 12
@@ -97,10 +97,11 @@ void inspectd_conv3x3_pad(const float *x, size_t channels, size_t height, size_t
 /// a 3x3 convolution with stride 1 and one pixel of zero padding, `padded` from
 /// `inspectd_conv3x3_pad`, `packed` from `inspectd_conv3x3_pack`, y [out_channels, height, width].
 /// Computes the output channels of blocks first_block..<end_block, so callers
-/// can split one image between threads. `bias` may be NULL. Requires `inspectd_conv3x3_supported`.
+/// can split one image between threads. `bias` may be NULL. `lanes` picks the AVX-512 (16) or the
+/// AVX2 (8) kernel; it must not exceed `inspectd_conv3x3_lanes()`.
 void inspectd_conv3x3(const float *padded, size_t in_channels, size_t height, size_t width,
                       const float *packed, size_t out_channels, const float *bias,
-                      size_t first_block, size_t end_block, float *y);
+                      size_t first_block, size_t end_block, size_t lanes, float *y);
 
 // allocator.c tunes glibc's malloc when the program loads: freed blocks below 32 MiB stay in the
 // process for reuse, in one arena for all threads.

@@ -5,7 +5,7 @@ import CInspectdKernels
 /// Four paths: 1x1 stride-1 convolutions are a plain GEMM on the input; depthwise convolutions
 /// (one filter per channel) are direct loops (`DepthwiseKernel` forward at strides 1 and 2), since a
 /// GEMM with K = kh*kw would waste the BLAS; 3x3 stride-1 convolutions with one pixel of padding run
-/// without im2col (`Conv3x3Kernel`) where the CPU has AVX-512; everything else lowers each image
+/// without im2col (`Conv3x3Kernel`) where the CPU has AVX-512 or AVX2; everything else lowers each image
 /// (and group) to an im2col matrix and calls sgemm.
 
 /// Zero padding on each side, possibly asymmetric (TensorFlow's "SAME" pads more after than before).

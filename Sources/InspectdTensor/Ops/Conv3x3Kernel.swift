@@ -1,35 +1,41 @@
 import CInspectdKernels
 
 /// 3x3 convolutions with stride 1 and one pixel of zero padding (the U-Net's) without im2col: the
-/// forward and the data gradient on the direct AVX-512 kernel of `CInspectdKernels` (conv3x3.c) —
+/// forward and the data gradient on the direct AVX-512 or AVX2 kernel of `CInspectdKernels` (conv3x3.c) —
 /// the data gradient of such a convolution is another one, with the weights transposed and turned
-/// 180° — and the weight gradient as nine GEMMs on the padded image. CPUs without AVX-512 keep the
+/// 180° — and the weight gradient as nine GEMMs on the padded image. CPUs with neither keep the
 /// im2col path.
 enum Conv3x3Kernel {
-    static let isAvailable = inspectd_conv3x3_supported()
+    /// Floats per vector of the widest kernel this CPU runs (16 or 8), 0 where none can run.
+    static let lanes = Int(inspectd_conv3x3_lanes())
+    static var isAvailable: Bool { lanes > 0 }
+    /// Every vector width this CPU runs, widest first (an AVX-512 CPU runs the AVX2 kernel too).
+    static var runnableLanes: [Int] { [16, 8].filter { $0 <= lanes } }
     /// Output channels per kernel block.
     static let block = Int(INSPECTD_CONV3X3_BLOCK)
 
-    /// Rows go in vectors of 16 positions, so narrow images would leave most lanes empty (an 8x8
-    /// map half of them, at half the GEMM path's speed): at least three quarters must be used.
-    static func supports(_ g: ConvGeometry) -> Bool {
-        let vectors = (g.width + 15) / 16
-        return isAvailable && g.kernelH == 3 && g.kernelW == 3 && g.stride == 1 && g.groups == 1
-            && g.padding == Padding2d(1) && 4 * g.width >= 3 * 16 * vectors
+    /// Rows go in vectors of `lanes` positions, so narrow images would leave most lanes empty (an
+    /// 8x8 map, with 16 lanes, half of them, at half the GEMM path's speed): at least three quarters
+    /// must be used.
+    static func supports(_ g: ConvGeometry, lanes: Int = Conv3x3Kernel.lanes) -> Bool {
+        guard lanes > 0 else { return false }
+        let vectors = (g.width + lanes - 1) / lanes
+        return g.kernelH == 3 && g.kernelW == 3 && g.stride == 1 && g.groups == 1
+            && g.padding == Padding2d(1) && 4 * g.width >= 3 * lanes * vectors
     }
 
     /// x [N, Cin, H, W], w [Cout, Cin, 3, 3], bias [Cout] or none -> y [N, Cout, H, W].
     static func forward(_ g: ConvGeometry, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                        _ bias: [Float]?, _ y: UnsafeMutablePointer<Float>) {
+                        _ bias: [Float]?, _ y: UnsafeMutablePointer<Float>, lanes: Int = Conv3x3Kernel.lanes) {
         run(batch: g.batch, inChannels: g.inChannels, outChannels: g.outChannels, height: g.height, width: g.width,
-            input: x, weight: w, transposeFlip: false, bias: bias, output: y)
+            input: x, weight: w, transposeFlip: false, bias: bias, lanes: lanes, output: y)
     }
 
     /// dX [N, Cin, H, W] from dY [N, Cout, H, W] and the forward's w [Cout, Cin, 3, 3].
     static func backwardData(_ g: ConvGeometry, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
-                             _ dx: UnsafeMutablePointer<Float>) {
+                             _ dx: UnsafeMutablePointer<Float>, lanes: Int = Conv3x3Kernel.lanes) {
         run(batch: g.batch, inChannels: g.outChannels, outChannels: g.inChannels, height: g.height, width: g.width,
-            input: dy, weight: w, transposeFlip: true, bias: nil, output: dx)
+            input: dy, weight: w, transposeFlip: true, bias: nil, lanes: lanes, output: dx)
     }
 
     /// dW [Cout, Cin, 3, 3] = the weight gradient over the batch, from x [N, Cin, H, W] and
@@ -87,7 +93,8 @@ enum Conv3x3Kernel {
 
     private static func run(batch: Int, inChannels: Int, outChannels: Int, height: Int, width: Int,
                             input: UnsafePointer<Float>, weight: UnsafePointer<Float>, transposeFlip: Bool,
-                            bias: [Float]?, output: UnsafeMutablePointer<Float>) {
+                            bias: [Float]?, lanes: Int, output: UnsafeMutablePointer<Float>) {
+        precondition(runnableLanes.contains(lanes), "no direct 3x3 kernel of \(lanes) lanes on this CPU")
         let blocks = (outChannels + block - 1) / block
         let packed = UnsafeMutablePointer<Float>.allocate(capacity: blocks * block * inChannels * 9)
         defer { packed.deallocate() }
@@ -108,7 +115,7 @@ enum Conv3x3Kernel {
             inspectd_conv3x3_pad(input + n * inChannels * plane, inChannels, height, width, buffer)
             let call = { (b: UnsafePointer<Float>?) in
                 inspectd_conv3x3(buffer, inChannels, height, width, packed, outChannels, b,
-                                 blocks.lowerBound, blocks.upperBound, output + n * outChannels * plane)
+                                 blocks.lowerBound, blocks.upperBound, lanes, output + n * outChannels * plane)
             }
             if let bias { bias.withUnsafeBufferPointer { call($0.baseAddress) } } else { call(nil) }
         }
