@@ -10,8 +10,10 @@
 // vectors (a core's FMA peak here is about 155).
 //
 // AVX2 has 16 registers, not 32: 6 output channels (half a packed block) x 2 vectors of 8 positions
-// = 12 accumulators, 2 inputs and a broadcast. Per tap, 8 loads for 12 FMAs, within the two load
-// ports of the Zen cores this path is for.
+// = 12 accumulators, 2 inputs and a broadcast. Per tap, 8 loads for 12 FMAs, within two loads per
+// cycle. Two threads at batch 8, against im2col + OpenBLAS's Haswell sgemm on the same (AVX-512)
+// CPU: 96->96 at 32x32 5.7-5.9 ms against 6.8-8.0, 192->192 at 16x16 5.9-6.4 against 7.5-8.1,
+// 192->192 at 8x8 1.7 against 2.0-2.1.
 
 #include "inspectd_kernels.h"
 
