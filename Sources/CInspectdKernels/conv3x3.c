@@ -71,11 +71,17 @@ void inspectd_conv3x3_pad(const float *x, size_t channels, size_t height, size_t
 }
 
 #ifdef INSPECTD_HAVE_DIRECT_CONV
+// The blocks below compute co_count (at most their channel count) output channels from co0 on, at
+// VECTORS vectors of output positions: vector v starts at in_offset[v] in the padded input and
+// out_offset[v] in y, and has lanes[v] positions (fewer at a row's end, 0 past the image's end).
+// With `accumulate` they add onto y (a later chunk of input channels) instead of the bias.
+
 __attribute__((target("avx512f")))
 static void block16(const float *padded, size_t in_channels, size_t plane, size_t pw, const float *packed,
-                  const size_t in_offset[VECTORS], const size_t out_offset[VECTORS],
-                  const __mmask16 mask[VECTORS], bool accumulate, const float *bias, size_t co0, size_t co_count,
-                  size_t out_plane, float *y) {
+                    const size_t in_offset[VECTORS], const size_t out_offset[VECTORS], const size_t lanes[VECTORS],
+                    bool accumulate, const float *bias, size_t co0, size_t co_count, size_t out_plane, float *y) {
+    __mmask16 mask[VECTORS];
+    for (int v = 0; v < VECTORS; v++) mask[v] = (__mmask16)((1u << lanes[v]) - 1);
     __m512 acc[CO_BLOCK][VECTORS];
     for (int j = 0; j < CO_BLOCK; j++) {
         if (accumulate && (size_t)j < co_count) {
@@ -105,53 +111,14 @@ static void block16(const float *padded, size_t in_channels, size_t plane, size_
             _mm512_mask_storeu_ps(y + (co0 + j) * out_plane + out_offset[v], mask[v], acc[j][v]);
 }
 
-__attribute__((target("avx512f")))
-static void convolve16(const float *padded, size_t in_channels, size_t height, size_t width,
-                       const float *packed, size_t out_channels, const float *bias,
-                       size_t first_block, size_t end_block, float *y) {
-    size_t pw = width + 2, plane = (height + 2) * pw, out_plane = height * width;
-    size_t per_row = (width + LANES16 - 1) / LANES16, vectors = height * per_row;
-    for (size_t b = first_block; b < end_block; b++) {
-        size_t co0 = b * CO_BLOCK;
-        size_t co_count = out_channels - co0 < CO_BLOCK ? out_channels - co0 : CO_BLOCK;
-        // Input channels in chunks whose weights (27 KB) and input rows stay in L1 while the
-        // block sweeps the image; each chunk after the first adds onto the stored sums.
-        for (size_t c0 = 0; c0 < in_channels; c0 += CHUNK) {
-        size_t chunk = in_channels - c0 < CHUNK ? in_channels - c0 : CHUNK;
-        const float *w = packed + (b * in_channels + c0) * 9 * CO_BLOCK;
-        const float *chunk_input = padded + c0 * plane;
-        // Output vectors in row-major order, VECTORS at a time; past the end, empty masks.
-        for (size_t first = 0; first < vectors; first += VECTORS) {
-            size_t in_offset[VECTORS], out_offset[VECTORS];
-            __mmask16 mask[VECTORS];
-            for (int v = 0; v < VECTORS; v++) {
-                size_t k = first + v;
-                if (k >= vectors) {
-                    in_offset[v] = out_offset[v] = 0;
-                    mask[v] = 0;
-                    continue;
-                }
-                size_t row = k / per_row, x0 = (k % per_row) * LANES16;
-                size_t lanes = width - x0 < LANES16 ? width - x0 : LANES16;
-                in_offset[v] = row * pw + x0;
-                out_offset[v] = row * width + x0;
-                mask[v] = (__mmask16)((1u << lanes) - 1);
-            }
-            block16(chunk_input, chunk, plane, pw, w, in_offset, out_offset, mask, c0 > 0, bias, co0, co_count,
-                    out_plane, y);
-        }
-        }
-    }
-}
-
-// One AVX2 block: CO_HALF output channels x VECTORS vectors of 8. `full` is a constant at both call
-// sites, so the compiler makes one copy with plain loads and stores and one with masked ones (the
-// last vector of a row narrower than 8 lanes, or no vector at all past the image's end).
+// CO_HALF output channels, their weights at stride CO_BLOCK in the packed block. `full` is a
+// constant at both call sites in block8, so the compiler makes one copy with plain loads and
+// stores and one with masked ones.
 __attribute__((target("avx2,fma"), always_inline))
-static inline void block8(const float *padded, size_t in_channels, size_t plane, size_t pw, const float *packed,
-                          const size_t in_offset[VECTORS], const size_t out_offset[VECTORS],
-                          const __m256i mask[VECTORS], bool full, bool accumulate, const float *bias,
-                          size_t co0, size_t co_count, size_t out_plane, float *y) {
+static inline void half_block8(const float *padded, size_t in_channels, size_t plane, size_t pw, const float *packed,
+                               const size_t in_offset[VECTORS], const size_t out_offset[VECTORS],
+                               const __m256i mask[VECTORS], bool full, bool accumulate, const float *bias,
+                               size_t co0, size_t co_count, size_t out_plane, float *y) {
     __m256 acc[CO_HALF][VECTORS];
     for (int j = 0; j < CO_HALF; j++) {
         if (accumulate && (size_t)j < co_count) {
@@ -188,47 +155,27 @@ static inline void block8(const float *padded, size_t in_channels, size_t plane,
         }
 }
 
+// A packed block as its two halves in turn, on the same input rows (still in L1). Whole vectors
+// (every row a multiple of 8 wide, as the U-Net's) take the unmasked copy.
 __attribute__((target("avx2,fma")))
-static void convolve8(const float *padded, size_t in_channels, size_t height, size_t width,
-                      const float *packed, size_t out_channels, const float *bias,
-                      size_t first_block, size_t end_block, float *y) {
-    size_t pw = width + 2, plane = (height + 2) * pw, out_plane = height * width;
-    size_t per_row = (width + LANES8 - 1) / LANES8, vectors = height * per_row;
-    for (size_t b = first_block; b < end_block; b++)
-        for (size_t c0 = 0; c0 < in_channels; c0 += CHUNK) {
-            size_t chunk = in_channels - c0 < CHUNK ? in_channels - c0 : CHUNK;
-            const float *chunk_input = padded + c0 * plane;
-            for (size_t first = 0; first < vectors; first += VECTORS) {
-                size_t in_offset[VECTORS], out_offset[VECTORS];
-                __m256i mask[VECTORS];
-                bool full = true;
-                for (int v = 0; v < VECTORS; v++) {
-                    size_t k = first + v, lanes = 0;
-                    in_offset[v] = out_offset[v] = 0;
-                    if (k < vectors) {
-                        size_t row = k / per_row, x0 = (k % per_row) * LANES8;
-                        lanes = width - x0 < LANES8 ? width - x0 : LANES8;
-                        in_offset[v] = row * pw + x0;
-                        out_offset[v] = row * width + x0;
-                    }
-                    full = full && lanes == LANES8;
-                    mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-                }
-                // The two halves of the packed block in turn, on the same input rows (still in L1).
-                for (size_t half = 0; half < CO_BLOCK; half += CO_HALF) {
-                    size_t co0 = b * CO_BLOCK + half;
-                    if (co0 >= out_channels) break;
-                    size_t co_count = out_channels - co0 < CO_HALF ? out_channels - co0 : CO_HALF;
-                    const float *w = packed + (b * in_channels + c0) * 9 * CO_BLOCK + half;
-                    if (full)
-                        block8(chunk_input, chunk, plane, pw, w, in_offset, out_offset, mask, true, c0 > 0, bias, co0,
-                               co_count, out_plane, y);
-                    else
-                        block8(chunk_input, chunk, plane, pw, w, in_offset, out_offset, mask, false, c0 > 0, bias, co0,
-                               co_count, out_plane, y);
-                }
-            }
-        }
+static void block8(const float *padded, size_t in_channels, size_t plane, size_t pw, const float *packed,
+                   const size_t in_offset[VECTORS], const size_t out_offset[VECTORS], const size_t lanes[VECTORS],
+                   bool accumulate, const float *bias, size_t co0, size_t co_count, size_t out_plane, float *y) {
+    __m256i mask[VECTORS];
+    bool full = true;
+    for (int v = 0; v < VECTORS; v++) {
+        mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)lanes[v]), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        full = full && lanes[v] == LANES8;
+    }
+    for (size_t half = 0; half < co_count; half += CO_HALF) {
+        size_t count = co_count - half < CO_HALF ? co_count - half : CO_HALF;
+        if (full)
+            half_block8(padded, in_channels, plane, pw, packed + half, in_offset, out_offset, mask, true, accumulate,
+                        bias, co0 + half, count, out_plane, y);
+        else
+            half_block8(padded, in_channels, plane, pw, packed + half, in_offset, out_offset, mask, false, accumulate,
+                        bias, co0 + half, count, out_plane, y);
+    }
 }
 #endif
 
@@ -236,10 +183,38 @@ void inspectd_conv3x3(const float *padded, size_t in_channels, size_t height, si
                       const float *packed, size_t out_channels, const float *bias,
                       size_t first_block, size_t end_block, size_t lanes, float *y) {
 #ifdef INSPECTD_HAVE_DIRECT_CONV
-    if (lanes == LANES16)
-        convolve16(padded, in_channels, height, width, packed, out_channels, bias, first_block, end_block, y);
-    else
-        convolve8(padded, in_channels, height, width, packed, out_channels, bias, first_block, end_block, y);
+    size_t pw = width + 2, plane = (height + 2) * pw, out_plane = height * width;
+    size_t per_row = (width + lanes - 1) / lanes, vectors = height * per_row;
+    for (size_t b = first_block; b < end_block; b++) {
+        size_t co0 = b * CO_BLOCK;
+        size_t co_count = out_channels - co0 < CO_BLOCK ? out_channels - co0 : CO_BLOCK;
+        // Input channels in chunks whose weights (27 KB) and input rows stay in L1 while the
+        // block sweeps the image; each chunk after the first adds onto the stored sums.
+        for (size_t c0 = 0; c0 < in_channels; c0 += CHUNK) {
+            size_t chunk = in_channels - c0 < CHUNK ? in_channels - c0 : CHUNK;
+            const float *w = packed + (b * in_channels + c0) * 9 * CO_BLOCK;
+            const float *chunk_input = padded + c0 * plane;
+            // Output vectors in row-major order, VECTORS at a time.
+            for (size_t first = 0; first < vectors; first += VECTORS) {
+                size_t in_offset[VECTORS], out_offset[VECTORS], used[VECTORS];
+                for (int v = 0; v < VECTORS; v++) {
+                    size_t k = first + v;
+                    in_offset[v] = out_offset[v] = used[v] = 0;
+                    if (k >= vectors) continue;
+                    size_t row = k / per_row, x0 = (k % per_row) * lanes;
+                    used[v] = width - x0 < lanes ? width - x0 : lanes;
+                    in_offset[v] = row * pw + x0;
+                    out_offset[v] = row * width + x0;
+                }
+                if (lanes == LANES16)
+                    block16(chunk_input, chunk, plane, pw, w, in_offset, out_offset, used, c0 > 0, bias, co0, co_count,
+                            out_plane, y);
+                else
+                    block8(chunk_input, chunk, plane, pw, w, in_offset, out_offset, used, c0 > 0, bias, co0, co_count,
+                           out_plane, y);
+            }
+        }
+    }
 #else
     (void)padded; (void)in_channels; (void)height; (void)width; (void)packed;
     (void)out_channels; (void)bias; (void)first_block; (void)end_block; (void)lanes; (void)y;
