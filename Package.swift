@@ -32,13 +32,16 @@ let package = Package(
         .target(name: "CInspectdKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         .target(name: "InspectdTensor", dependencies: ["COpenBLAS", "CLAPACKE", "CInspectdKernels", "InspectdFiles"]),
         .target(name: "InspectdModel", dependencies: ["InspectdTensor"]),
+        // Continual learning: layer-input capture, streaming bases (covariance, iSVD), the energy
+        // rule and orthonormal merge, and the projector that keeps old products' layer outputs.
+        .target(name: "InspectdContinual", dependencies: ["InspectdModel", "InspectdTensor", "CLAPACKE", "COpenBLAS"]),
 
         // C only where C is required: libjpeg and libpng report errors by longjmp.
         .target(name: "CInspectdCodecs", dependencies: ["CJPEG", "CPNG"]),
         .target(name: "InspectdImage", dependencies: ["CInspectdCodecs"]),
 
         // Train, score, calibrate; reads images and weights from disk for the model.
-        .target(name: "InspectdDetector", dependencies: ["InspectdModel", "InspectdImage", "InspectdFiles", "InspectdMetrics"]),
+        .target(name: "InspectdDetector", dependencies: ["InspectdModel", "InspectdContinual", "InspectdImage", "InspectdFiles", "InspectdMetrics"]),
 
         // Anomaly-detection metrics: numbers in, numbers out.
         .target(name: "InspectdMetrics"),
@@ -76,7 +79,8 @@ let package = Package(
         .testTarget(name: "InspectdImageTests", dependencies: ["InspectdImage", "InspectdTesting"]),
         .testTarget(name: "InspectdModelTests", dependencies: ["InspectdModel", "InspectdImage", "InspectdDetector", "InspectdTesting"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "InspectdDetectorTests", dependencies: ["InspectdDetector", "InspectdFiles", "InspectdTesting"]),
+        .testTarget(name: "InspectdContinualTests", dependencies: ["InspectdContinual", "InspectdModel", "InspectdTensor", "InspectdTesting"]),
+        .testTarget(name: "InspectdDetectorTests", dependencies: ["InspectdDetector", "InspectdContinual", "InspectdFiles", "InspectdTesting"]),
         .testTarget(name: "InspectdMetricsTests", dependencies: ["InspectdMetrics"]),
         .testTarget(name: "InspectdSystemdTests", dependencies: ["InspectdSystemd", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "InspectdWatchTests", dependencies: ["InspectdWatch", "InspectdFiles"]),

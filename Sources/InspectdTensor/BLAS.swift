@@ -7,7 +7,7 @@ import COpenBLAS
 /// C's rows or columns across its own workers. With one pool of threads there is no contention
 /// between OpenBLAS's spinning threads and the engine's loops on a 2-core machine (measured before:
 /// one frame through the backbone varied between 8 and 13 ms from run to run).
-func sgemm(
+public func sgemm(
     transposeA: Bool = false, transposeB: Bool = false,
     m: Int, n: Int, k: Int,
     alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,

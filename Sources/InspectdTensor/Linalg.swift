@@ -1,7 +1,9 @@
 import CLAPACKE
+import COpenBLAS
 
-/// Dense linear algebra in Float64 through LAPACK, for the few places that need it
-/// (bases for gradient projection from accumulated covariances).
+/// Dense linear algebra through LAPACK and BLAS, for the few places that need it (bases for
+/// gradient projection from accumulated covariances or incremental SVDs). Float64 throughout, but
+/// for the one product that reads Float32 samples.
 public enum Linalg {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -27,5 +29,94 @@ public enum Linalg {
         var vectors = [Double](repeating: 0, count: n * n)
         for row in 0..<n { for col in 0..<n { vectors[row * n + col] = a[row * n + (n - 1 - col)] } }
         return (Array(w.reversed()), vectors)
+    }
+
+    /// Thin SVD of an m×n row-major matrix, through LAPACK's divide and conquer (dgesdd): the
+    /// min(m, n) singular values in descending order and the left singular vectors, m×min(m, n)
+    /// row-major with vector j in column j. The right singular vectors are not returned.
+    public static func thinSVD(_ matrix: [Double], rows m: Int, columns n: Int) throws -> (values: [Double], u: [Double]) {
+        precondition(matrix.count == m * n, "thinSVD: \(matrix.count) elements for a \(m)x\(n) matrix")
+        let p = min(m, n)
+        guard p > 0 else { return ([], []) }
+        var a = matrix
+        var s = [Double](repeating: 0, count: p)
+        var u = [Double](repeating: 0, count: m * p)
+        var vt = [Double](repeating: 0, count: p * n)
+        let info = a.withUnsafeMutableBufferPointer { pa in
+            s.withUnsafeMutableBufferPointer { ps in
+                u.withUnsafeMutableBufferPointer { pu in
+                    vt.withUnsafeMutableBufferPointer { pv in
+                        LAPACKE_dgesdd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "S")), Int32(m), Int32(n),
+                                       pa.baseAddress, Int32(n), ps.baseAddress,
+                                       pu.baseAddress, Int32(p), pv.baseAddress, Int32(n))
+                    }
+                }
+            }
+        }
+        guard info == 0 else {
+            throw Failure(description: "LAPACK dgesdd failed on a \(m)x\(n) matrix (info \(info))")
+        }
+        return (s, u)
+    }
+
+    /// The triangular factor R of a QR factorisation (dgeqrf) of an m×n row-major matrix with
+    /// m ≥ n: n×n row-major, zero below the diagonal, with AᵀA = RᵀR.
+    public static func qrTriangle(_ matrix: [Double], rows m: Int, columns n: Int) throws -> [Double] {
+        precondition(matrix.count == m * n && m >= n, "qrTriangle: \(matrix.count) elements for a \(m)x\(n) matrix (needs rows ≥ columns)")
+        guard n > 0 else { return [] }
+        var a = matrix
+        var tau = [Double](repeating: 0, count: n)
+        let info = a.withUnsafeMutableBufferPointer { pa in
+            tau.withUnsafeMutableBufferPointer { pt in
+                LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, Int32(m), Int32(n), pa.baseAddress, Int32(n), pt.baseAddress)
+            }
+        }
+        guard info == 0 else {
+            throw Failure(description: "LAPACK dgeqrf failed on a \(m)x\(n) matrix (info \(info))")
+        }
+        // Below the diagonal dgeqrf leaves the Householder vectors, not zeros.
+        var r = [Double](repeating: 0, count: n * n)
+        for i in 0..<n { for j in i..<n { r[i * n + j] = a[i * n + j] } }
+        return r
+    }
+
+    /// C = alpha·op(A)·op(B) + beta·C for row-major Float64 matrices (dgemm): op(A) is m×k, op(B)
+    /// k×n, C m×n.
+    public static func multiply(_ a: [Double], _ b: [Double], m: Int, n: Int, k: Int,
+                                transposeA: Bool = false, transposeB: Bool = false,
+                                alpha: Double = 1, beta: Double = 0, into c: inout [Double]) {
+        precondition(a.count == m * k && b.count == k * n && c.count == m * n,
+                     "multiply: \(a.count), \(b.count), \(c.count) elements for \(m)x\(k) times \(k)x\(n)")
+        guard m > 0, n > 0 else { return }
+        guard k > 0 else {
+            // BLAS leaves C alone for k = 0 only when beta is 1; say what the product means.
+            for i in c.indices { c[i] *= beta }
+            return
+        }
+        cblas_dgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(transposeA ? m : k), b, Int32(transposeB ? k : n),
+                    beta, &c, Int32(n))
+    }
+
+    /// op(A)·op(B) as a new m×n row-major matrix; see `multiply(_:_:m:n:k:transposeA:transposeB:alpha:beta:into:)`.
+    public static func product(_ a: [Double], _ b: [Double], m: Int, n: Int, k: Int,
+                               transposeA: Bool = false, transposeB: Bool = false) -> [Double] {
+        var c = [Double](repeating: 0, count: m * n)
+        multiply(a, b, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, into: &c)
+        return c
+    }
+
+    /// Σ v vᵀ over `count` Float32 vectors of length `dimension` (ssyrk), stored row-major either as
+    /// the rows of a count×dimension matrix (`vectorsInRows`) or as the columns of a
+    /// dimension×count one. The result is dimension×dimension with only its upper triangle filled
+    /// (the strict lower triangle is zero).
+    public static func outerProductSum(_ vectors: UnsafePointer<Float>, count: Int, dimension: Int,
+                                       vectorsInRows: Bool) -> [Float] {
+        var sum = [Float](repeating: 0, count: dimension * dimension)
+        guard count > 0, dimension > 0 else { return sum }
+        cblas_ssyrk(CblasRowMajor, CblasUpper, vectorsInRows ? CblasTrans : CblasNoTrans,
+                    Int32(dimension), Int32(count), 1, vectors, Int32(vectorsInRows ? dimension : count),
+                    0, &sum, Int32(dimension))
+        return sum
     }
 }

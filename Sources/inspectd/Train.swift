@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InspectdContinual
 import InspectdDetector
 import InspectdModel
 
@@ -22,6 +23,24 @@ struct Train: ParsableCommand {
     @Option(help: "What a new model's denoiser predicts: epsilon, x0 or v (default: the profile's; an existing model keeps its own).")
     var prediction: String?
 
+    @Flag(help: "On an existing model, fine-tune freely instead of projecting the changes off the older products' bases (a baseline: the older products drift).")
+    var noProjection = false
+
+    @Flag(help: "Train a product the model already knows, with more normal images of it (projected against every stored basis, its own included; its calibration is refitted).")
+    var update = false
+
+    @Option(help: "How a new model computes its bases: covariance (exact streaming covariance) or isvd (incremental SVD). An existing model keeps its own.")
+    var basis: String = "covariance"
+
+    @Option(help: "A new model's energy threshold for the first product's bases (the share of its layer inputs' energy they keep).")
+    var energy: Double = EnergySchedule.standard.base
+
+    @Option(help: "How much a new model's energy threshold rises with each further product.")
+    var energyStep: Double = EnergySchedule.standard.stepPerProduct
+
+    @Option(help: "Training images per product whose scoring pass feeds its bases (a new model's setting).")
+    var basisImages: Int = 64
+
     @OptionGroup var engine: EngineOptions
 
     func validate() throws {
@@ -32,6 +51,13 @@ struct Train: ParsableCommand {
             throw ValidationError("--product expects NAME=IMAGES_DIR, got '\(product)'")
         }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
+        guard BasisMethod(rawValue: basis) != nil else {
+            throw ValidationError("--basis must be one of \(BasisMethod.allCases.map(\.rawValue).joined(separator: ", ")), not '\(basis)'")
+        }
+        guard energy > 0 && energy <= 1 else { throw ValidationError("--energy must be in (0, 1], not \(energy)") }
+        guard energyStep >= 0 && energyStep < 1 else { throw ValidationError("--energy-step must be in [0, 1), not \(energyStep)") }
+        guard basisImages >= 1 else { throw ValidationError("--basis-images must be at least 1") }
+        if update && noProjection { throw ValidationError("--update trains with projection; it cannot be combined with --no-projection") }
         if let prediction, DiffusionPrediction(rawValue: prediction) == nil {
             throw ValidationError("--prediction must be one of \(DiffusionPrediction.allCases.map(\.rawValue).joined(separator: ", ")), not '\(prediction)'")
         }
@@ -50,7 +76,12 @@ struct Train: ParsableCommand {
                              extra: String(format: "diffusion %.4f  amn %.4f", report.diffusionLoss, report.amnLoss),
                              force: report.step == report.totalSteps)
         }
-        let manifest = try trainer.train(products: products.compactMap(parseProduct), profile: try chosenProfile(), steps: steps)
+        let options = Trainer.IncrementOptions(
+            projection: !noProjection, update: update, basisMethod: BasisMethod(rawValue: basis)!,
+            energy: EnergySchedule(base: energy, stepPerProduct: energyStep, maximum: max(energy, EnergySchedule.standard.maximum)),
+            sampleImages: basisImages)
+        let manifest = try trainer.train(products: products.compactMap(parseProduct), profile: try chosenProfile(), steps: steps,
+                                         options: options)
         note("model written to \(model): \(manifest.products.keys.sorted().joined(separator: ", "))")
     }
 

@@ -1,16 +1,19 @@
 import Foundation
+import InspectdContinual
 import InspectdFiles
 import InspectdModel
 import InspectdTensor
 
 /// A model on disk: `manifest.json` and `weights.safetensors` (the network's parameters under their
 /// PyTorch-style names, plus `latent.mean` and `latent.std`, plus each product's normal residual
-/// levels `residuals.<product>.amn` / `.diffusion`). The weights are written first and the
-/// manifest last, each atomically, so a crash leaves the previous model or the new one, never a mix
-/// that loads.
+/// levels `residuals.<product>.amn` / `.diffusion`), and with continual learning `bases.safetensors`
+/// (the protected subspaces, `basis.<weight name>` [d, k]). The bases and weights are written
+/// first and the manifest last, each atomically, and the manifest holds the bases' SHA-256, so a
+/// crash leaves the previous model or the new one, never a mix that loads.
 public struct ModelFolder: Sendable {
     public static let manifestName = "manifest.json"
     public static let weightsName = "weights.safetensors"
+    public static let basesName = "bases.safetensors"
 
     public let url: URL
 
@@ -18,6 +21,7 @@ public struct ModelFolder: Sendable {
 
     public var manifestURL: URL { url.appendingPathComponent(Self.manifestName) }
     public var weightsURL: URL { url.appendingPathComponent(Self.weightsName) }
+    public var basesURL: URL { url.appendingPathComponent(Self.basesName) }
     public var exists: Bool { FileManager.default.fileExists(atPath: manifestURL.path) }
 
     /// What loading a model found wrong; names the file and says what was expected.
@@ -67,6 +71,8 @@ public struct ModelFolder: Sendable {
         public var statistics: LatentStatistics
         /// Per product; every product of the manifest has its levels when its scoring standardises.
         public var residuals: [String: NormalResiduals]
+        /// The protected subspaces, when the manifest has a continual record.
+        public var subspaces: ProtectedSubspaces?
     }
 
     /// The manifest, the network with its weights, the latent statistics and the products' levels.
@@ -99,12 +105,59 @@ public struct ModelFolder: Sendable {
             }
         }
         for p in network.namedParameters { p.tensor.requiresGrad = false }
-        return Contents(manifest: manifest, network: network, statistics: statistics, residuals: residuals)
+        let subspaces = try manifest.continual.map { try loadSubspaces($0, network: network) }
+        return Contents(manifest: manifest, network: network, statistics: statistics, residuals: residuals, subspaces: subspaces)
     }
 
+    /// The bases the record describes, checked against its SHA-256 and the network's layers.
+    func loadSubspaces(_ record: ContinualRecord, network: CDADNetwork) throws -> ProtectedSubspaces {
+        let digest: String
+        do {
+            digest = try SHA256.hex(ofFile: basesURL)
+        } catch {
+            throw Failure(path: basesURL.path, reason: "cannot read the protected subspaces the manifest lists (\(error))")
+        }
+        guard digest == record.basesSHA256 else {
+            throw Failure(path: basesURL.path, reason: "SHA-256 \(digest.prefix(12)) is not the \(record.basesSHA256.prefix(12)) "
+                          + "the manifest records: the file is damaged or belongs to another model")
+        }
+        let dimensions = ProtectedParameters.projectedDimensions(network.namedParameters)
+        var expected: [String: (dimension: Int, rank: Int)] = [:]
+        for (name, d) in dimensions { expected[name] = (d, 0) }
+        for (name, layer) in record.layers {
+            guard let d = dimensions[name] else {
+                throw Failure(path: manifestURL.path, reason: "continual.layers names '\(name)', which is not a protected layer of the network")
+            }
+            guard layer.dimension == d else {
+                throw Failure(path: manifestURL.path, reason: "continual.layers.\(name).dimension is \(layer.dimension), the layer's input has \(d)")
+            }
+            expected[name] = (d, layer.rank)
+        }
+        let (tensors, _) = try Safetensors.read(from: basesURL)
+        return try ProtectedSubspaces(tensors: tensors, expected: expected, file: basesURL.path)
+    }
+
+    /// Writes the model. With `subspaces`, the bases file too, and the manifest's continual record
+    /// gets their SHA-256 and ranks; without them a continual record is dropped (no file backs it).
     public func save(manifest: ModelManifest, network: CDADNetwork, statistics: LatentStatistics,
-                     residuals: [String: NormalResiduals]) throws {
+                     residuals: [String: NormalResiduals], subspaces: ProtectedSubspaces? = nil) throws {
+        var manifest = manifest
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        if let subspaces, manifest.continual != nil {
+            let bytes = try Safetensors.encode(subspaces.tensors(), metadata: [
+                "format": "inspectd-bases", "format_version": "\(ModelManifest.currentFormat)",
+                "products": manifest.continual!.products.joined(separator: ","),
+            ])
+            try AtomicFile.write(bytes, to: basesURL)
+            manifest.continual!.basesSHA256 = SHA256.hex(bytes)
+            var layers: [String: ContinualRecord.Layer] = [:]
+            for (name, d) in ProtectedParameters.projectedDimensions(network.namedParameters) {
+                layers[name] = .init(dimension: d, rank: subspaces.bases[name]?.rank ?? 0)
+            }
+            manifest.continual!.layers = layers
+        } else {
+            manifest.continual = nil
+        }
         var tensors = network.parameterDictionary
         for (name, tensor) in statistics.tensors { tensors[name] = tensor }
         for (product, levels) in residuals where manifest.products[product] != nil {

@@ -1,4 +1,5 @@
 import Foundation
+import InspectdContinual
 import InspectdModel
 
 /// `manifest.json` of a model folder: what the weights are, which products they know and how each
@@ -15,6 +16,9 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     public var products: [String: ProductRecord]
     public var training: TrainingRecord
     public var backbone: BackboneRecord
+    /// The protected subspaces of continual learning; absent in a model made before they existed,
+    /// or whose products were all trained without projection.
+    public var continual: ContinualRecord?
 
     public init(network: CDADConfig, resolution: Int, scoring: ScoringSettings, backbone: BackboneRecord) {
         formatVersion = Self.currentFormat
@@ -28,7 +32,60 @@ public struct ModelManifest: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version"
-        case network, resolution, scoring, products, training, backbone
+        case network, resolution, scoring, products, training, backbone, continual
+    }
+}
+
+/// How the model protects what it learnt: the bases' method, the energy rule, and which products'
+/// layer inputs `bases.safetensors` holds, with each layer's size.
+public struct ContinualRecord: Codable, Sendable, Equatable {
+    public var method: BasisMethod
+    /// Energy threshold of the n-th product merged (0-based): min(maximum, base + step·n).
+    public var energyBase: Double
+    public var energyStep: Double
+    public var energyMaximum: Double
+    /// Training images per product whose scoring pass feeds its bases.
+    public var sampleImages: Int
+    /// Products whose representations the bases hold, in the order they were merged.
+    public var products: [String]
+    /// SHA-256 of `bases.safetensors`, so a damaged or foreign file is refused.
+    public var basesSHA256: String
+    /// Per projected weight: its input dimension d and the basis rank k.
+    public var layers: [String: Layer]
+
+    public struct Layer: Codable, Sendable, Equatable {
+        public var dimension: Int
+        public var rank: Int
+        public init(dimension: Int, rank: Int) {
+            self.dimension = dimension
+            self.rank = rank
+        }
+    }
+
+    public init(method: BasisMethod, schedule: EnergySchedule, sampleImages: Int) {
+        self.method = method
+        energyBase = schedule.base
+        energyStep = schedule.stepPerProduct
+        energyMaximum = schedule.maximum
+        self.sampleImages = sampleImages
+        products = []
+        basesSHA256 = ""
+        layers = [:]
+    }
+
+    public var schedule: EnergySchedule {
+        EnergySchedule(base: energyBase, stepPerProduct: energyStep, maximum: energyMaximum)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case method
+        case energyBase = "energy_base"
+        case energyStep = "energy_step"
+        case energyMaximum = "energy_maximum"
+        case sampleImages = "sample_images"
+        case products
+        case basesSHA256 = "bases_sha256"
+        case layers
     }
 }
 
@@ -66,6 +123,16 @@ public struct TrainingRecord: Codable, Sendable, Equatable {
         public var seconds: Double
         public var profile: String
         public var finished: String
+        /// Whether the run's changes were projected off the bases of the products before it
+        /// (absent in runs before continual learning).
+        public var projected: Bool?
+        /// Seconds spent capturing and merging the bases after the run.
+        public var basisSeconds: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case products, steps, seconds, profile, finished, projected
+            case basisSeconds = "basis_seconds"
+        }
     }
 
     public var steps: Int

@@ -98,7 +98,8 @@ public enum Calibrator {
             model.manifest.products[name]!.calibration = fit.calibration
             log("\(name): \(fit.summary), residual levels from \(training.count)")
         }
-        try folder.save(manifest: model.manifest, network: model.network, statistics: model.statistics, residuals: residuals)
+        try folder.save(manifest: model.manifest, network: model.network, statistics: model.statistics, residuals: residuals,
+                        subspaces: model.subspaces)
         return model.manifest
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import InspectdContinual
 import InspectdFiles
 import InspectdImage
 import InspectdModel
@@ -34,6 +35,32 @@ public final class Trainer {
         public let description: String
     }
 
+    /// How a run on an existing model treats what the model already knows.
+    public struct IncrementOptions: Sendable {
+        /// Keep the old products' layer outputs (gradient projection), or fine-tune freely (a baseline).
+        public var projection: Bool
+        /// Allows training a product the model already knows (more normal images of it).
+        public var update: Bool
+        /// How the bases are computed; an existing model keeps the method it was made with.
+        public var basisMethod: BasisMethod
+        public var energy: EnergySchedule
+        /// Training images per product whose scoring pass feeds its bases.
+        public var sampleImages: Int
+        /// Earlier products' images mixed into the batches, unprojected (the replay baseline): half
+        /// of each batch on average comes from them. They are not recalibrated.
+        public var replay: [ProductSource]
+
+        public init(projection: Bool = true, update: Bool = false, basisMethod: BasisMethod = .covariance,
+                    energy: EnergySchedule = .standard, sampleImages: Int = 64, replay: [ProductSource] = []) {
+            self.projection = projection
+            self.update = update
+            self.basisMethod = basisMethod
+            self.energy = energy
+            self.sampleImages = sampleImages
+            self.replay = replay
+        }
+    }
+
     static let stateName = "training-state.safetensors"
 
     let folder: ModelFolder
@@ -64,8 +91,14 @@ public final class Trainer {
     }
 
     /// Learns `products` (together) and returns the manifest written. `steps` overrides the profile.
+    ///
+    /// On an existing model the products are an increment: by default every protected layer's
+    /// change is projected off the inputs it saw on the products already learnt, and biases and
+    /// norms stay as they are, so those products score as before; afterwards the new products'
+    /// representations join the bases.
     @discardableResult
-    public func train(products: [ProductSource], profile: TrainingProfile, steps: Int? = nil) throws -> ModelManifest {
+    public func train(products: [ProductSource], profile: TrainingProfile, steps: Int? = nil,
+                      options: IncrementOptions = IncrementOptions()) throws -> ModelManifest {
         guard !products.isEmpty else { throw Failure(description: "no products to train on") }
         let started = Date()
         // A training's temporaries (gigabytes at batch 8) stay with malloc for reuse while it
@@ -77,6 +110,19 @@ public final class Trainer {
         if let existing, existing.manifest.backbone.sha256 != backboneRecord.sha256 {
             throw Failure(description: "\(folder.manifestURL.path): the model was trained on backbone \(existing.manifest.backbone.sha256.prefix(12)), "
                           + "this machine has \(backboneRecord.sha256.prefix(12)); its latent would not match")
+        }
+        if let existing {
+            for product in products {
+                let known = existing.manifest.products[product.name] != nil
+                if known && !options.update {
+                    throw Failure(description: "\(folder.url.path): the model already knows '\(product.name)'; training it again "
+                                  + "is refused unless asked for with --update (more normal images of it)")
+                }
+                if !known && options.update {
+                    throw Failure(description: "\(folder.url.path): --update trains a product the model knows, and it has no "
+                                  + "'\(product.name)' (it has \(existing.manifest.products.keys.sorted().joined(separator: ", ")))")
+                }
+            }
         }
         var manifest = existing?.manifest
             ?? ModelManifest(network: profile.network, resolution: profile.resolution, scoring: profile.scoring, backbone: backboneRecord)
@@ -108,6 +154,41 @@ public final class Trainer {
         let clean = rawLatents.map { $0.map(statistics.apply) }
         rawLatents = []
 
+        // Continual learning: the bases of what the model knows, made now for products that have
+        // none (a model from before bases existed), then the projector that protects them.
+        var subspaces: ProtectedSubspaces?
+        var projector: GradientProjector?
+        if options.projection {
+            manifest.continual = manifest.continual
+                ?? ContinualRecord(method: options.basisMethod, schedule: options.energy, sampleImages: options.sampleImages)
+            subspaces = existing?.subspaces ?? ProtectedSubspaces()
+            if let existing {
+                subspaces = try basesForUnprotectedProducts(of: existing, manifest: &manifest, subspaces: subspaces!,
+                                                            extractor: extractor, statistics: statistics)
+                projector = GradientProjector(bases: subspaces!.bases)
+                // A bias or a norm moves every input's output alike: no subspace can protect it.
+                for p in network.namedParameters where ProtectedParameters.role(of: p) == .frozen { p.tensor.requiresGrad = false }
+            }
+        } else if existing?.manifest.continual != nil {
+            log("training without projection: the stored bases no longer describe the model and are dropped; "
+                + "the next projected increment computes them again from the products' folders")
+            manifest.continual = nil
+        }
+
+        // The replay baseline's stored images of earlier products, sampled like a product of the run.
+        let replayImages = try options.replay.map { source -> [Image] in
+            let loaded = decodeModelImages(try ImageFolder.list(source.folder), product: source.name, extractor: extractor, log: log)
+            guard !loaded.isEmpty else { throw Failure(description: "\(source.folder): no replay images of '\(source.name)' could be decoded") }
+            return loaded
+        }
+        let replayLatents = replayImages.map { productImages in
+            productImages.map { statistics.apply(to: extractor.latents(of: [$0])) }
+        }
+        if !replayImages.isEmpty {
+            log("replaying " + zip(options.replay, replayImages).map { "\($0.name) (\($1.count) images)" }.joined(separator: ", "))
+        }
+        let pool = images + replayImages, poolLatents = clean + replayLatents
+
         // Resume where an interrupted run with the same products stopped.
         let optimiser = AdamW(network.namedParameters, learningRate: settings.learningRate, weightDecay: settings.weightDecay)
         let runKey = sets.map(\.product).sorted().joined(separator: ",")
@@ -123,15 +204,17 @@ public final class Trainer {
             var rng = SeededGenerator(seed: settings.seed &* 0x9E37_79B9 &+ UInt64(step))
             var cleanBatch: [Tensor] = [], perturbedBatch: [Tensor?] = [], toPerturb: [Image] = []
             for _ in 0..<settings.batchSize {
-                let p = Int(rng.next() % UInt64(sets.count))
-                let i = Int(rng.next() % UInt64(images[p].count))
-                cleanBatch.append(clean[p][i])
-                let result = perturbation.apply(to: images[p][i], donors: images[p], using: &rng)
+                let p = replayImages.isEmpty || rng.next() % 2 == 0
+                    ? Int(rng.next() % UInt64(sets.count))
+                    : sets.count + Int(rng.next() % UInt64(replayImages.count))
+                let i = Int(rng.next() % UInt64(pool[p].count))
+                cleanBatch.append(poolLatents[p][i])
+                let result = perturbation.apply(to: pool[p][i], donors: pool[p], using: &rng)
                 if result.isPerturbed {
                     toPerturb.append(result.image)
                     perturbedBatch.append(nil)
                 } else {
-                    perturbedBatch.append(clean[p][i])
+                    perturbedBatch.append(poolLatents[p][i])
                 }
             }
             var fresh: [Tensor] = []
@@ -158,7 +241,7 @@ public final class Trainer {
             let losses = network.trainingLosses(clean: cleanTensor, perturbed: concat(perturbed, axis: 0),
                                                 timesteps: timesteps, noise: noise)
             losses.total.backward()
-            optimiser.step(hooks: [clip])
+            optimiser.step(hooks: projector.map { [$0, clip] } ?? [clip], projection: projector)
             step += 1
             stepSeconds.append(Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9)
 
@@ -185,18 +268,65 @@ public final class Trainer {
             let fit = try Calibrator.fit(detector: detector, product: set.product, training: images[index], heldOut: heldOut)
             residuals[set.product] = fit.residuals
             manifest.products[set.product] = ProductRecord(source: set.folder, trainingImages: images[index].count,
-                                                           heldOutImages: heldOut.count, calibration: fit.calibration, added: now)
+                                                           heldOutImages: heldOut.count, calibration: fit.calibration,
+                                                           added: manifest.products[set.product]?.added ?? now)
             log("\(set.product): \(fit.summary)")
+        }
+
+        var basisSeconds = 0.0
+        if let current = subspaces {
+            let basisStart = Date()
+            var next = current
+            for (index, set) in sets.enumerated() {
+                next = try ProductRepresentation.merge(product: set.product, latents: clean[index], network: network,
+                                                       scoring: manifest.scoring, subspaces: next, record: &manifest.continual!, log: log)
+            }
+            subspaces = next
+            basisSeconds = Date().timeIntervalSince(basisStart)
         }
 
         let seconds = Date().timeIntervalSince(started)
         manifest.training.steps += settings.steps - firstStep
         manifest.training.seconds += seconds
         manifest.training.runs.append(.init(products: sets.map(\.product), steps: settings.steps, seconds: seconds,
-                                            profile: profile.name, finished: now))
-        try folder.save(manifest: manifest, network: network, statistics: statistics, residuals: residuals)
+                                            profile: profile.name, finished: now, projected: projector != nil,
+                                            basisSeconds: subspaces == nil ? nil : basisSeconds))
+        try folder.save(manifest: manifest, network: network, statistics: statistics, residuals: residuals, subspaces: subspaces)
         try? FileManager.default.removeItem(at: stateURL)
         return manifest
+    }
+
+    /// Computes the bases of every product of `existing` that the bases do not hold yet (a model
+    /// made before they existed, or after an unprojected run) from the folder it was learnt from,
+    /// in the order the products were added, and saves them with the model at once, so an
+    /// interrupted increment does not compute them again.
+    func basesForUnprotectedProducts(of existing: ModelFolder.Contents, manifest: inout ModelManifest, subspaces: ProtectedSubspaces,
+                                     extractor: LatentExtractor, statistics: LatentStatistics) throws -> ProtectedSubspaces {
+        let missing = existing.manifest.products.filter { !(manifest.continual!.products.contains($0.key)) }
+            .sorted { ($0.value.added, $0.key) < ($1.value.added, $1.key) }
+        guard !missing.isEmpty else { return subspaces }
+        var next = subspaces
+        for (name, record) in missing {
+            log("the model has no bases for '\(name)': computing them from \(record.source), the folder it was learnt from")
+            guard FileManager.default.fileExists(atPath: record.source) else {
+                throw Failure(description: "\(record.source): the folder '\(name)' was learnt from is gone, so the bases that keep it "
+                              + "from being forgotten cannot be computed; restore the folder, or add the products with --no-projection")
+            }
+            let total = record.trainingImages + record.heldOutImages
+            let fraction = record.heldOutImages > 0 && total > 0 ? Double(record.heldOutImages) / Double(total) : 0
+            let split = try ProductImages(product: name, folder: record.source, holdoutFraction: fraction)
+            let images = decodeModelImages(split.training, product: name, extractor: extractor, log: log)
+            guard !images.isEmpty else {
+                throw Failure(description: "\(record.source): none of the training images of '\(name)' could be decoded for its bases")
+            }
+            let latents = images.map { statistics.apply(to: extractor.latents(of: [$0])) }
+            next = try ProductRepresentation.merge(product: name, latents: latents, network: existing.network, scoring: manifest.scoring,
+                                                   subspaces: next, record: &manifest.continual!, log: log)
+        }
+        try folder.save(manifest: manifest, network: existing.network, statistics: existing.statistics,
+                        residuals: existing.residuals, subspaces: next)
+        manifest = try folder.readManifest()
+        return next
     }
 
     /// Linear warm-up over the first 5% of steps, then cosine decay to a tenth of the peak.

@@ -15,7 +15,10 @@ public struct Linear: ParameterContainer {
     }
 
     /// Over the last axis of `x`.
-    public func callAsFunction(_ x: Tensor) -> Tensor { linear(x, weight, bias: bias) }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        LayerInputs.observer?.linearInput(x, weight: weight)
+        return linear(x, weight, bias: bias)
+    }
 
     public func parameters(prefix: String) -> [NamedParameter] {
         [NamedParameter(prefix + "weight", weight), NamedParameter(prefix + "bias", bias)]
@@ -45,7 +48,9 @@ public struct Conv2d: ParameterContainer {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        conv2d(x, weight, bias: bias, stride: stride, padding: Padding2d(weight.shape[2] / 2))
+        let padding = Padding2d(weight.shape[2] / 2)
+        LayerInputs.observer?.convolutionInput(x, weight: weight, stride: stride, padding: padding)
+        return conv2d(x, weight, bias: bias, stride: stride, padding: padding)
     }
 
     public func parameters(prefix: String) -> [NamedParameter] {

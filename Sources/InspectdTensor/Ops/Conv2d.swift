@@ -154,6 +154,22 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil,
     }
 }
 
+/// The im2col matrix of image `image` of `x` for a convolution of kernel `kernelH`×`kernelW`:
+/// [C_in·kh·kw, outH·outW] row-major, rows in the order of a weight [out, C_in, kh, kw] viewed as
+/// [out, C_in·kh·kw], so that the convolution is that weight times these columns. What gradient
+/// projection records as a convolution's input vectors.
+public func unfoldedPatches(_ x: Tensor, image: Int, kernelH: Int, kernelW: Int, stride: Int, padding: Padding2d) -> [Float] {
+    let g = ConvGeometry(input: x.shape, weight: [1, x.shape[1], kernelH, kernelW], stride: stride, padding: padding, groups: 1)
+    precondition(image >= 0 && image < g.batch, "unfoldedPatches: image \(image) of a batch of \(g.batch)")
+    var columns = [Float](repeating: 0, count: g.patch * g.outPlane)
+    x.data.withUnsafeBufferPointer { px in
+        columns.withUnsafeMutableBufferPointer { col in
+            ConvKernels.im2col(g, px.baseAddress! + image * g.inChannels * g.inPlane, col.baseAddress!)
+        }
+    }
+    return columns
+}
+
 enum ConvKernels {
     // MARK: GEMM path (im2col)
 

@@ -29,8 +29,10 @@ public final class AdamW {
         for p in parameters { p.tensor.grad = nil }
     }
 
-    /// Applies the hooks to the gradients, then updates every parameter that has a gradient.
-    public func step(hooks: [GradientHook] = []) {
+    /// Applies the hooks to the gradients, then updates every parameter that has a gradient. Where
+    /// `projection` constrains a parameter, the change the update makes (Adam's step and the decay
+    /// together) is handed to it and what it returns is applied instead.
+    public func step(hooks: [GradientHook] = [], projection: UpdateProjection? = nil) {
         for hook in hooks { hook.adjust(parameters) }
         step += 1
         let correction1 = 1 - pow(beta1, Float(step))
@@ -39,6 +41,7 @@ public final class AdamW {
                                          step_size: learningRate / correction1, decay: 1 - learningRate * weightDecay)
         for (index, p) in parameters.enumerated() {
             guard let grad = p.tensor.grad else { continue }
+            let before = projection?.constrains(p.name) == true ? p.tensor.data : nil
             p.tensor.data.withUnsafeMutableBufferPointer { w in
                 grad.data.withUnsafeBufferPointer { g in
                     moment1[index].withUnsafeMutableBufferPointer { m in
@@ -50,6 +53,19 @@ public final class AdamW {
                         }
                     }
                 }
+            }
+            if let before, let projection { Self.constrainChange(of: p, from: before, projection) }
+        }
+    }
+
+    /// w = before + projected(w − before). The old values are a copy because `w` was written in place.
+    private static func constrainChange(of p: NamedParameter, from before: [Float], _ projection: UpdateProjection) {
+        var change = [Float](repeating: 0, count: before.count)
+        p.tensor.data.withUnsafeMutableBufferPointer { w in
+            change.withUnsafeMutableBufferPointer { c in
+                for i in 0..<c.count { c[i] = w[i] - before[i] }
+                projection.project(p.name, change: c)
+                for i in 0..<c.count { w[i] = before[i] + c[i] }
             }
         }
     }

@@ -49,3 +49,13 @@ extension ParameterContainer {
 public protocol GradientHook {
     func adjust(_ parameters: [NamedParameter])
 }
+
+/// Constrains the change an optimiser step makes to some parameters. Gradient projection needs it
+/// on top of a `GradientHook`: Adam's per-coordinate scaling and the weight decay move a weight
+/// inside the protected subspace even when its gradient has none of it.
+public protocol UpdateProjection {
+    /// Whether the changes of parameter `name` are constrained (the optimiser keeps the old values then).
+    func constrains(_ name: String) -> Bool
+    /// Replaces `change` (the whole step's change of `name`, in the parameter's layout) in place.
+    func project(_ name: String, change: UnsafeMutableBufferPointer<Float>)
+}

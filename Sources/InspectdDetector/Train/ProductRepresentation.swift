@@ -1,0 +1,50 @@
+import Foundation
+import InspectdContinual
+import InspectdImage
+import InspectdModel
+import InspectdTensor
+
+/// One product's representation in the network as it scores: what every protected layer reads
+/// while a sample of the product's training images goes down the scoring path (latent, one AMN
+/// pass, each DDIM step at the model's noise level), with the frame-seeded noise scoring uses.
+enum ProductRepresentation {
+    /// Up to `count` latents spread evenly over `latents` (all of them when there are fewer).
+    static func sample(_ latents: [Tensor], count: Int) -> [Tensor] {
+        guard latents.count > count else { return latents }
+        return (0..<count).map { latents[$0 * latents.count / count] }
+    }
+
+    /// The layers' sketches over `latents` (standardised, one [1, C, H, W] each), in batches of 8.
+    static func sketches(of latents: [Tensor], network: CDADNetwork, scoring: ScoringSettings,
+                         method: BasisMethod) -> [String: RepresentationSketch] {
+        let capture = RepresentationCapture(network: network, method: method)
+        for start in stride(from: 0, to: latents.count, by: 8) {
+            let batch = concat(Array(latents[start..<min(start + 8, latents.count)]), axis: 0)
+            capture.record(latents: batch, noiseLevel: scoring.noiseLevel, steps: scoring.ddimSteps,
+                           noise: Detector.frameNoise(for: batch))
+        }
+        return capture.sketches
+    }
+
+    /// Merges `product`'s representation into `subspaces` at the schedule's threshold for the next
+    /// product, and records it.
+    static func merge(product: String, latents: [Tensor], network: CDADNetwork, scoring: ScoringSettings,
+                      subspaces: ProtectedSubspaces, record: inout ContinualRecord,
+                      log: (String) -> Void) throws -> ProtectedSubspaces {
+        let started = Date()
+        let sample = sample(latents, count: record.sampleImages)
+        let sketches = sketches(of: sample, network: network, scoring: scoring, method: record.method)
+        let captured = Date()
+        let index = record.products.firstIndex(of: product) ?? record.products.count
+        let threshold = record.schedule.threshold(forProductIndex: index)
+        let (merged, reports) = try subspaces.merged(with: sketches, threshold: threshold)
+        if !record.products.contains(product) { record.products.append(product) }
+        let added = reports.values.reduce(0) { $0 + $1.addedRank }
+        let used = merged.bases.values.reduce(0) { $0 + $1.rank }
+        let total = merged.bases.values.reduce(0) { $0 + $1.dimension }
+        log(String(format: "%@: bases from %d images (%@, energy %.3f): %d directions added, %.1f %% of the layers' input dimensions now protected "
+                   + "(capture %.1f s, bases %.1f s)", product, sample.count, record.method.rawValue, threshold, added,
+                   100 * Double(used) / Double(max(1, total)), captured.timeIntervalSince(started), Date().timeIntervalSince(captured)))
+        return merged
+    }
+}
