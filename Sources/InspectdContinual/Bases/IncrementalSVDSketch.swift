@@ -3,7 +3,7 @@ import InspectdTensor
 /// Incremental SVD, the reference's method done right: the sketch keeps the leading left singular
 /// vectors U (d × r) and singular values S of all samples so far, and each chunk X takes the SVD
 /// of [U·S | Xᵀ], whose left singular vectors and values are those of all samples together
-/// (([US | Xᵀ][US | Xᵀ]ᵀ = US²Uᵀ + XᵀX). Columns beyond `retainedEnergy` of the running energy
+/// ([US | Xᵀ][US | Xᵀ]ᵀ = US²Uᵀ + XᵀX). Columns beyond `retainedEnergy` of the running energy
 /// are dropped, so memory stays O(d·(d + chunk)).
 public final class IncrementalSVDSketch: RepresentationSketch {
     public let dimension: Int
