@@ -1,9 +1,8 @@
 import CLAPACKE
 import COpenBLAS
 
-/// Dense linear algebra through LAPACK and BLAS, for the few places that need it (bases for
-/// gradient projection from accumulated covariances or incremental SVDs). Float64 throughout, but
-/// for the one product that reads Float32 samples.
+/// Dense linear algebra in Float64 through LAPACK and BLAS, for the few places that need it (bases
+/// for gradient projection from accumulated covariances or incremental SVDs).
 public enum Linalg {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -106,17 +105,17 @@ public enum Linalg {
         return c
     }
 
-    /// Σ v vᵀ over `count` Float32 vectors of length `dimension` (ssyrk), stored row-major either as
-    /// the rows of a count×dimension matrix (`vectorsInRows`) or as the columns of a
-    /// dimension×count one. The result is dimension×dimension with only its upper triangle filled
-    /// (the strict lower triangle is zero).
-    public static func outerProductSum(_ vectors: UnsafePointer<Float>, count: Int, dimension: Int,
-                                       vectorsInRows: Bool) -> [Float] {
-        var sum = [Float](repeating: 0, count: dimension * dimension)
-        guard count > 0, dimension > 0 else { return sum }
-        cblas_ssyrk(CblasRowMajor, CblasUpper, vectorsInRows ? CblasTrans : CblasNoTrans,
+    /// Adds Σ v vᵀ over `count` vectors of length `dimension` to the upper triangle of the
+    /// dimension×dimension row-major `sum` (dsyrk), leaving its strict lower triangle alone. The
+    /// vectors are stored row-major either as the rows of a count×dimension matrix
+    /// (`vectorsInRows`) or as the columns of a dimension×count one.
+    public static func addOuterProducts(_ vectors: [Double], count: Int, dimension: Int, vectorsInRows: Bool,
+                                        to sum: inout [Double]) {
+        precondition(vectors.count == count * dimension && sum.count == dimension * dimension,
+                     "addOuterProducts: \(vectors.count) values for \(count) vectors of \(dimension), a sum of \(sum.count)")
+        guard count > 0, dimension > 0 else { return }
+        cblas_dsyrk(CblasRowMajor, CblasUpper, vectorsInRows ? CblasTrans : CblasNoTrans,
                     Int32(dimension), Int32(count), 1, vectors, Int32(vectorsInRows ? dimension : count),
-                    0, &sum, Int32(dimension))
-        return sum
+                    1, &sum, Int32(dimension))
     }
 }

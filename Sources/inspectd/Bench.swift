@@ -24,7 +24,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Most images to use from the folder.")
     var limit: Int = 32
 
-    @Flag(help: "Also time training steps (on a copy of the model's configuration, in a temporary folder).")
+    @Flag(help: "Also time training steps (on a copy of the model's configuration, in a temporary folder); for a model with bases, also steps of an increment on a copy of the model, projected and not, in turns.")
     var train = false
 
     @Option(help: "Training steps to time with --train (after two warm-up steps).")
@@ -82,11 +82,36 @@ struct Bench: ParsableCommand {
             report["train_step_s"] = rounded(percentile(timed, 0.5), digits: 3)
             report["train_steps_per_s"] = rounded(1 / percentile(timed, 0.5), digits: 3)
             report["train_parameters"] = CDADNetwork(config: detector.manifest.network, seed: 0).parameterCount
+            if detector.manifest.continual != nil {
+                let increment = try timeIncrements(profile: profile, backbone: backbone, record: record)
+                report["increment_step_s"] = rounded(increment.plain, digits: 3)
+                report["increment_projected_step_s"] = rounded(increment.projected, digits: 3)
+                report["projection_overhead"] = rounded(increment.projected / increment.plain - 1, digits: 3)
+            }
         }
         if json {
             printJSONLine(report)
         } else {
             for (key, value) in report.sorted(by: { $0.key < $1.key }) { print("\(key): \(value)") }
         }
+    }
+
+    /// Median step time of an increment ("bench-increment" added to a copy of the model) without
+    /// and with projection, three turns of each alternating, so both see the same machine.
+    func timeIncrements(profile: TrainingProfile, backbone: EfficientNetLite0, record: BackboneRecord) throws
+        -> (plain: Double, projected: Double) {
+        var plain: [Double] = [], projected: [Double] = []
+        for turn in 0..<6 {
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("inspectd-bench-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            try FileManager.default.copyItem(at: URL(fileURLWithPath: model), to: scratch)
+            let trainer = Trainer(folder: ModelFolder(scratch), backbone: backbone, backboneRecord: record, log: { _ in })
+            // The bases of the increment itself are not timed here: one image keeps their capture short.
+            let options = Trainer.IncrementOptions(projection: turn % 2 == 1, sampleImages: 1)
+            try trainer.train(products: [.init(name: "bench-increment", folder: images)], profile: profile, options: options)
+            let timed = Array(trainer.stepSeconds.dropFirst(2))
+            if turn % 2 == 1 { projected += timed } else { plain += timed }
+        }
+        return (percentile(plain.sorted(), 0.5), percentile(projected.sorted(), 0.5))
     }
 }

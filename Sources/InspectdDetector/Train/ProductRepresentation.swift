@@ -7,7 +7,7 @@ import InspectdTensor
 /// One product's representation in the network as it scores: what every protected layer reads
 /// while a sample of the product's training images goes down the scoring path (latent, one AMN
 /// pass, each DDIM step at the model's noise level), with the frame-seeded noise scoring uses.
-enum ProductRepresentation {
+public enum ProductRepresentation {
     /// Up to `count` latents spread evenly over `latents` (all of them when there are fewer).
     static func sample(_ latents: [Tensor], count: Int) -> [Tensor] {
         guard latents.count > count else { return latents }
@@ -21,6 +21,22 @@ enum ProductRepresentation {
         for start in stride(from: 0, to: latents.count, by: 8) {
             let batch = concat(Array(latents[start..<min(start + 8, latents.count)]), axis: 0)
             capture.record(latents: batch, noiseLevel: scoring.noiseLevel, steps: scoring.ddimSteps,
+                           noise: Detector.frameNoise(for: batch))
+        }
+        return capture.sketches
+    }
+
+    /// The layers' sketches over `count` frames read from `paths` in turn (again from the first when
+    /// there are fewer), decoded a batch at a time: memory holds one batch of frames, whatever the
+    /// count. What `bench-bases` measures.
+    public static func sketches(streaming paths: [String], count: Int, model: ModelFolder.Contents, extractor: LatentExtractor,
+                                method: BasisMethod) throws -> [String: RepresentationSketch] {
+        precondition(!paths.isEmpty, "no images to stream")
+        let capture = RepresentationCapture(network: model.network, method: method)
+        for start in stride(from: 0, to: count, by: 8) {
+            let frames = try (start..<min(start + 8, count)).map { extractor.modelImage(try Image(contentsOfFile: paths[$0 % paths.count])) }
+            let batch = model.statistics.apply(to: extractor.latents(of: frames))
+            capture.record(latents: batch, noiseLevel: model.manifest.scoring.noiseLevel, steps: model.manifest.scoring.ddimSteps,
                            noise: Detector.frameNoise(for: batch))
         }
         return capture.sketches
