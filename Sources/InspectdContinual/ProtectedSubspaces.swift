@@ -61,15 +61,23 @@ public struct ProtectedSubspaces: Sendable, Equatable {
         self.bases = bases
     }
 
-    /// Adds one product's representation, layer by layer, with GPM's merge at `threshold`.
+    /// Adds one product's representation, layer by layer, with GPM's merge at `threshold`. Layers
+    /// are merged side by side on the engine's threads, the largest first so that the last one
+    /// started is a small one.
     public func merged(with sketches: [String: RepresentationSketch], threshold: Double) throws
         -> (subspaces: ProtectedSubspaces, reports: [String: BasisMerge.Report]) {
+        let names = sketches.keys.sorted { (sketches[$0]!.dimension, $0) > (sketches[$1]!.dimension, $1) }
+        let results = UnsafeMutableBufferPointer<Result<(LayerBasis, BasisMerge.Report), Error>?>.allocate(capacity: names.count)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        Engine.parallelItems(names.count) { _, item in
+            let sketch = sketches[names[item]]!
+            results[item] = Result { try BasisMerge.merge(bases[names[item]] ?? .empty(dimension: sketch.dimension), with: sketch, threshold: threshold) }
+        }
         var next = self
         var reports: [String: BasisMerge.Report] = [:]
-        for name in sketches.keys.sorted() {
-            let sketch = sketches[name]!
-            let existing = bases[name] ?? .empty(dimension: sketch.dimension)
-            let (basis, report) = try BasisMerge.merge(existing, with: sketch, threshold: threshold)
+        for (item, name) in names.enumerated() {
+            let (basis, report) = try results[item]!.get()
             next.bases[name] = basis
             reports[name] = report
         }

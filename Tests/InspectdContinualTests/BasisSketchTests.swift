@@ -152,7 +152,7 @@ import Testing
         let basis = LayerBasis(float64: try randomOrthonormal(dimension: d, rank: 2, random: &random), dimension: d)
         #expect(abs(rows.energy(inside: basis) - columns.energy(inside: basis)) < 1e-9 * rows.totalEnergy)
         let a = try rows.residualDirections(outside: basis), b = try columns.residualDirections(outside: basis)
-        // Float32 chunk sums may add in another order for the other layout; nothing else differs.
+        // dsyrk may add in another order for the other layout; nothing else differs.
         #expect(maxDifference(a.energies, b.energies) < 1e-9 * rows.totalEnergy)
         #expect(maxDifference(reassemble(energies: a.energies, vectors: a.vectors, dimension: d),
                               reassemble(energies: b.energies, vectors: b.vectors, dimension: d)) < 1e-9 * rows.totalEnergy)

@@ -22,7 +22,10 @@ public final class CovarianceSketch: RepresentationSketch {
         // trace in directions without data (1024-sample chunks, d = 64 and 320), as large as real
         // directions that a threshold close to 1 must keep; Float64 leaves 2e-16. It costs 66 ms
         // per 1024 samples at d = 1728 (ssyrk: 40 ms).
-        let x = (0..<(count * dimension)).map { Double(samples[$0]) }
+        let x = [Double](unsafeUninitializedCapacity: count * dimension) { buffer, initialised in
+            for i in 0..<(count * dimension) { buffer[i] = Double(samples[i]) }
+            initialised = count * dimension
+        }
         Linalg.addOuterProducts(x, count: count, dimension: dimension, vectorsInRows: layout == .rows, to: &upper)
         sampleCount += count
         totalEnergy += chunkEnergy(samples, count: count, dimension: dimension)
