@@ -37,7 +37,7 @@ struct BenchBases: ParsableCommand {
     func run() throws {
         engine.apply()
         let (backbone, _) = try loadBackbone()
-        let contents = try ModelFolder(URL(fileURLWithPath: model)).load()
+        let contents = try ModelFolder(URL(fileURLWithPath: model)).load(bases: false)
         let extractor = LatentExtractor(backbone: backbone, resolution: contents.manifest.resolution)
         let paths = try ProductImages(product: "bench", folder: images, holdoutFraction: 0).all
         let baseline = peakResidentBytes()

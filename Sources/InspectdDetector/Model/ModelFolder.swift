@@ -75,8 +75,10 @@ public struct ModelFolder: Sendable {
         public var subspaces: ProtectedSubspaces?
     }
 
-    /// The manifest, the network with its weights, the latent statistics and the products' levels.
-    public func load() throws -> Contents {
+    /// The manifest, the network with its weights, the latent statistics and the products' levels,
+    /// and with `bases` the protected subspaces (training needs them, scoring does not: a damaged
+    /// bases file stops the next increment, not the line).
+    public func load(bases: Bool = true) throws -> Contents {
         let manifest = try readManifest()
         let (tensors, _) = try Safetensors.read(from: weightsURL)
         let network = CDADNetwork(config: manifest.network, seed: 0)
@@ -105,7 +107,7 @@ public struct ModelFolder: Sendable {
             }
         }
         for p in network.namedParameters { p.tensor.requiresGrad = false }
-        let subspaces = try manifest.continual.map { try loadSubspaces($0, network: network) }
+        let subspaces = bases ? try manifest.continual.map { try loadSubspaces($0, network: network) } : nil
         return Contents(manifest: manifest, network: network, statistics: statistics, residuals: residuals, subspaces: subspaces)
     }
 

@@ -26,7 +26,7 @@ public final class Detector: @unchecked Sendable {
     }
 
     public convenience init(folder: ModelFolder, backbone: EfficientNetLite0) throws {
-        let model = try folder.load()
+        let model = try folder.load(bases: false)
         self.init(manifest: model.manifest, network: model.network, statistics: model.statistics,
                   extractor: LatentExtractor(backbone: backbone, resolution: model.manifest.resolution),
                   residuals: model.residuals)
