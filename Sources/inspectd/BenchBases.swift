@@ -22,6 +22,9 @@ struct BenchBases: ParsableCommand {
     @Option(help: "covariance or isvd.")
     var method: String = "covariance"
 
+    @Option(help: "Afterwards, the folder's last N images, which the bases did not see (--count must leave them out): the share of their layer inputs' energy that the bases hold, per layer (how well the sample stands for the product).")
+    var unseen: Int = 0
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -40,6 +43,9 @@ struct BenchBases: ParsableCommand {
         let contents = try ModelFolder(URL(fileURLWithPath: model)).load(bases: false)
         let extractor = LatentExtractor(backbone: backbone, resolution: contents.manifest.resolution)
         let paths = try ProductImages(product: "bench", folder: images, holdoutFraction: 0).all
+        guard unseen == 0 || count + unseen <= paths.count else {
+            throw ValidationError("--count \(count) and --unseen \(unseen) overlap: \(images) has \(paths.count) images")
+        }
         let baseline = peakResidentBytes()
         let t0 = DispatchTime.now()
         let sketches = try ProductRepresentation.sketches(streaming: paths, count: count, model: contents, extractor: extractor,
@@ -59,7 +65,7 @@ struct BenchBases: ParsableCommand {
             wholeMatrices += 8 * n * d
             largest = max(largest, bytes)
         }
-        let report: [String: Any] = [
+        var report: [String: Any] = [
             "method": method, "images": count, "layers": sketches.count,
             "samples": sketches.values.reduce(0) { $0 + $1.sampleCount },
             "capture_s": rounded(captured, digits: 2), "bases_s": rounded(merged, digits: 2),
@@ -70,6 +76,18 @@ struct BenchBases: ParsableCommand {
             "one_shot_svd_all_layers_mib": rounded(wholeMatrices / 1_048_576, digits: 1),
             "one_shot_svd_largest_layer_mib": rounded(largest / 1_048_576, digits: 1),
         ]
+        if unseen > 0 {
+            let others = try ProductRepresentation.sketches(streaming: paths, count: unseen, from: paths.count - unseen, model: contents, extractor: extractor,
+                                                            method: .covariance)
+            let shares = others.compactMap { name, sketch -> Double? in
+                guard sketch.totalEnergy > 0, let basis = subspaces.bases[name] else { return nil }
+                return sketch.energy(inside: basis) / sketch.totalEnergy
+            }.sorted()
+            report["unseen_images"] = unseen
+            report["unseen_energy_held_mean"] = rounded(shares.reduce(0, +) / Double(max(1, shares.count)), digits: 4)
+            report["unseen_energy_held_min"] = rounded(shares.first ?? 0, digits: 4)
+            report["unseen_energy_held_p10"] = rounded(shares.isEmpty ? 0 : shares[shares.count / 10], digits: 4)
+        }
         if json {
             printJSONLine(report)
         } else {

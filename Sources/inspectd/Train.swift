@@ -39,7 +39,7 @@ struct Train: ParsableCommand {
     var energyStep: Double = EnergySchedule.standard.stepPerProduct
 
     @Option(help: "Training images per product whose scoring pass feeds its bases (a new model's setting).")
-    var basisImages: Int = 64
+    var basisImages: Int = 32
 
     @OptionGroup var engine: EngineOptions
 

@@ -29,12 +29,14 @@ public enum ProductRepresentation {
     /// The layers' sketches over `count` frames read from `paths` in turn (again from the first when
     /// there are fewer), decoded a batch at a time: memory holds one batch of frames, whatever the
     /// count. What `bench-bases` measures.
-    public static func sketches(streaming paths: [String], count: Int, model: ModelFolder.Contents, extractor: LatentExtractor,
-                                method: BasisMethod) throws -> [String: RepresentationSketch] {
+    public static func sketches(streaming paths: [String], count: Int, from first: Int = 0, model: ModelFolder.Contents,
+                                extractor: LatentExtractor, method: BasisMethod) throws -> [String: RepresentationSketch] {
         precondition(!paths.isEmpty, "no images to stream")
         let capture = RepresentationCapture(network: model.network, method: method)
         for start in stride(from: 0, to: count, by: 8) {
-            let frames = try (start..<min(start + 8, count)).map { extractor.modelImage(try Image(contentsOfFile: paths[$0 % paths.count])) }
+            let frames = try (start..<min(start + 8, count)).map {
+                extractor.modelImage(try Image(contentsOfFile: paths[(first + $0) % paths.count]))
+            }
             let batch = model.statistics.apply(to: extractor.latents(of: frames))
             capture.record(latents: batch, noiseLevel: model.manifest.scoring.noiseLevel, steps: model.manifest.scoring.ddimSteps,
                            noise: Detector.frameNoise(for: batch))
