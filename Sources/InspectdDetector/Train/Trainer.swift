@@ -156,40 +156,10 @@ public final class Trainer {
         let clean = rawLatents.map { $0.map(statistics.apply) }
         rawLatents = []
 
-        // Continual learning: the bases of what the model knows, made now for products that have
-        // none (a model from before bases existed), then the projector that protects them.
-        var subspaces: ProtectedSubspaces?
-        var projector: GradientProjector?
-        if options.projection {
-            manifest.continual = manifest.continual
-                ?? ContinualRecord(method: options.basisMethod, schedule: options.energy, sampleImages: options.sampleImages)
-            subspaces = existing?.subspaces ?? ProtectedSubspaces()
-            if let existing {
-                subspaces = try basesForUnprotectedProducts(of: existing, manifest: &manifest, subspaces: subspaces!,
-                                                            extractor: extractor, statistics: statistics)
-                projector = GradientProjector(bases: subspaces!.bases)
-                // A bias or a norm moves every input's output alike: no subspace can protect it.
-                for p in network.namedParameters where ProtectedParameters.role(of: p) == .frozen { p.tensor.requiresGrad = false }
-            }
-        } else if existing?.manifest.continual != nil {
-            log("training without projection: the stored bases no longer describe the model and are dropped; "
-                + "the next projected increment computes them again from the products' folders")
-            manifest.continual = nil
-        }
-
-        // The replay baseline's stored images of earlier products, sampled like a product of the run.
-        let replayImages = try options.replay.map { source -> [Image] in
-            let loaded = decodeModelImages(try ImageFolder.list(source.folder), product: source.name, extractor: extractor, log: log)
-            guard !loaded.isEmpty else { throw Failure(description: "\(source.folder): no replay images of '\(source.name)' could be decoded") }
-            return loaded
-        }
-        let replayLatents = replayImages.map { productImages in
-            productImages.map { statistics.apply(to: extractor.latents(of: [$0])) }
-        }
-        if !replayImages.isEmpty {
-            log("replaying " + zip(options.replay, replayImages).map { "\($0.name) (\($1.count) images)" }.joined(separator: ", "))
-        }
-        let pool = images + replayImages, poolLatents = clean + replayLatents
+        let (subspaces, projector) = try protection(options: options, existing: existing, manifest: &manifest, network: network,
+                                                    extractor: extractor, statistics: statistics)
+        let replay = try replayPool(options.replay, extractor: extractor, statistics: statistics)
+        let pool = images + replay.images, poolLatents = clean + replay.latents
 
         // Resume where an interrupted run with the same products stopped.
         let optimiser = AdamW(network.namedParameters, learningRate: settings.learningRate, weightDecay: settings.weightDecay)
@@ -206,9 +176,9 @@ public final class Trainer {
             var rng = SeededGenerator(seed: settings.seed &* 0x9E37_79B9 &+ UInt64(step))
             var cleanBatch: [Tensor] = [], perturbedBatch: [Tensor?] = [], toPerturb: [Image] = []
             for _ in 0..<settings.batchSize {
-                let p = replayImages.isEmpty || rng.next() % 2 == 0
+                let p = replay.images.isEmpty || rng.next() % 2 == 0
                     ? Int(rng.next() % UInt64(sets.count))
-                    : sets.count + Int(rng.next() % UInt64(replayImages.count))
+                    : sets.count + Int(rng.next() % UInt64(replay.images.count))
                 let i = Int(rng.next() % UInt64(pool[p].count))
                 cleanBatch.append(poolLatents[p][i])
                 let result = perturbation.apply(to: pool[p][i], donors: pool[p], using: &rng)
@@ -275,27 +245,63 @@ public final class Trainer {
             log("\(set.product): \(fit.summary)")
         }
 
-        var basisSeconds = 0.0
-        if let current = subspaces {
-            let basisStart = Date()
-            var next = current
-            for (index, set) in sets.enumerated() {
-                next = try ProductRepresentation.merge(product: set.product, latents: clean[index], network: network,
-                                                       scoring: manifest.scoring, subspaces: next, record: &manifest.continual!, log: log)
-            }
-            subspaces = next
-            basisSeconds = Date().timeIntervalSince(basisStart)
+        // The new products' representations join the bases, one merge per product.
+        let basisStart = Date()
+        var merged = subspaces
+        for (index, set) in sets.enumerated() where merged != nil {
+            merged = try ProductRepresentation.merge(product: set.product, latents: clean[index], network: network,
+                                                     scoring: manifest.scoring, subspaces: merged!, record: &manifest.continual!, log: log)
         }
+        let basisSeconds = Date().timeIntervalSince(basisStart)
 
         let seconds = Date().timeIntervalSince(started)
         manifest.training.steps += settings.steps - firstStep
         manifest.training.seconds += seconds
         manifest.training.runs.append(.init(products: sets.map(\.product), steps: settings.steps, seconds: seconds,
                                             profile: profile.name, finished: now, projected: projector != nil,
-                                            basisSeconds: subspaces == nil ? nil : basisSeconds))
-        try folder.save(manifest: manifest, network: network, statistics: statistics, residuals: residuals, subspaces: subspaces)
+                                            basisSeconds: merged == nil ? nil : basisSeconds))
+        try folder.save(manifest: manifest, network: network, statistics: statistics, residuals: residuals, subspaces: merged)
         try? FileManager.default.removeItem(at: stateURL)
         return manifest
+    }
+
+    /// What protects the products the model knows in a projected run: their bases (made now for
+    /// products that have none) and the projector over them, with the vectors frozen. Nil for the
+    /// first training of a model (nothing to protect yet, its bases come after it) and for an
+    /// unprojected run, which drops the model's bases.
+    func protection(options: IncrementOptions, existing: ModelFolder.Contents?, manifest: inout ModelManifest, network: CDADNetwork,
+                    extractor: LatentExtractor, statistics: LatentStatistics) throws -> (ProtectedSubspaces?, GradientProjector?) {
+        guard options.projection else {
+            if manifest.continual != nil {
+                log("training without projection: the stored bases no longer describe the model and are dropped; "
+                    + "the next projected increment computes them again from the products' folders")
+                manifest.continual = nil
+            }
+            return (nil, nil)
+        }
+        manifest.continual = manifest.continual
+            ?? ContinualRecord(method: options.basisMethod, schedule: options.energy, sampleImages: options.sampleImages)
+        guard let existing else { return (ProtectedSubspaces(), nil) }
+        let subspaces = try basesForUnprotectedProducts(of: existing, manifest: &manifest, subspaces: existing.subspaces ?? ProtectedSubspaces(),
+                                                        extractor: extractor, statistics: statistics)
+        // A bias or a norm moves every input's output alike: no subspace can protect it.
+        for p in network.namedParameters where ProtectedParameters.role(of: p) == .frozen { p.tensor.requiresGrad = false }
+        return (subspaces, GradientProjector(bases: subspaces.bases))
+    }
+
+    /// The replay baseline's stored images of earlier products and their latents, sampled like a
+    /// product of the run but never calibrated.
+    func replayPool(_ sources: [ProductSource], extractor: LatentExtractor, statistics: LatentStatistics) throws
+        -> (images: [[Image]], latents: [[Tensor]]) {
+        let images = try sources.map { source -> [Image] in
+            let loaded = decodeModelImages(try ImageFolder.list(source.folder), product: source.name, extractor: extractor, log: log)
+            guard !loaded.isEmpty else { throw Failure(description: "\(source.folder): no replay images of '\(source.name)' could be decoded") }
+            return loaded
+        }
+        if !images.isEmpty {
+            log("replaying " + zip(sources, images).map { "\($0.name) (\($1.count) images)" }.joined(separator: ", "))
+        }
+        return (images, images.map { productImages in productImages.map { statistics.apply(to: extractor.latents(of: [$0])) } })
     }
 
     /// Computes the bases of every product of `existing` that the bases do not hold yet (a model
