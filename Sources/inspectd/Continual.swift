@@ -72,9 +72,12 @@ struct Continual: ParsableCommand {
         }
         let summary = ContinualSummary(try runner.run())
         let isolatedFigures = try isolated.map { folder -> ContinualSummary in
-            let state = try JSONDecoder().decode(ContinualRun.State.self,
-                                                 from: Data(contentsOf: URL(fileURLWithPath: folder).appendingPathComponent("state.json")))
-            return ContinualSummary(state)
+            let file = URL(fileURLWithPath: folder).appendingPathComponent("state.json")
+            do {
+                return ContinualSummary(try JSONDecoder().decode(ContinualRun.State.self, from: Data(contentsOf: file)))
+            } catch {
+                throw ValidationError("--isolated: \(file.path) is not a continual run's state (\(error.localizedDescription))")
+            }
         }
         if json {
             printJSONLine(report(summary, isolated: isolatedFigures))
