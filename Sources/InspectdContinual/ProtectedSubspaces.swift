@@ -67,12 +67,12 @@ public struct ProtectedSubspaces: Sendable, Equatable {
     public func merged(with sketches: [String: RepresentationSketch], threshold: Double) throws
         -> (subspaces: ProtectedSubspaces, reports: [String: BasisMerge.Report]) {
         let names = sketches.keys.sorted { (sketches[$0]!.dimension, $0) > (sketches[$1]!.dimension, $1) }
-        let results = UnsafeMutableBufferPointer<Result<(LayerBasis, BasisMerge.Report), Error>?>.allocate(capacity: names.count)
-        results.initialize(repeating: nil)
-        defer { results.deallocate() }
-        Engine.parallelItems(names.count) { _, item in
-            let sketch = sketches[names[item]]!
-            results[item] = Result { try BasisMerge.merge(bases[names[item]] ?? .empty(dimension: sketch.dimension), with: sketch, threshold: threshold) }
+        var results = [Result<(LayerBasis, BasisMerge.Report), Error>?](repeating: nil, count: names.count)
+        results.withUnsafeMutableBufferPointer { results in
+            Engine.parallelItems(names.count) { _, item in
+                let sketch = sketches[names[item]]!
+                results[item] = Result { try BasisMerge.merge(bases[names[item]] ?? .empty(dimension: sketch.dimension), with: sketch, threshold: threshold) }
+            }
         }
         var next = self
         var reports: [String: BasisMerge.Report] = [:]

@@ -92,11 +92,9 @@ import Testing
         let d = channels * 9
         // The old inputs as rows [positions, d], from the im2col columns [d, positions].
         var oldRows: [Float] = []
-        for image in 0..<2 {
-            let columns = unfoldedPatches(oldImages, image: image, kernelH: 3, kernelW: 3, stride: 1, padding: padding)
-            let positions = columns.count / d
-            for p in 0..<positions { for j in 0..<d { oldRows.append(columns[j * positions + p]) } }
-        }
+        let columns = unfoldedPatches(oldImages, kernelH: 3, kernelW: 3, stride: 1, padding: padding)
+        let positions = columns.count / d
+        for p in 0..<positions { for j in 0..<d { oldRows.append(columns[j * positions + p]) } }
         let basis = try basis(ofRows: oldRows, d: d)
         #expect(basis.rank > 0 && basis.rank < d)
 

@@ -228,3 +228,20 @@ func naiveWeightGradient3x3(_ x: Tensor, _ g: Tensor) -> [Float] {
         #expect(Padding2d.same(kernel: 3, stride: 2, height: 7, width: 7) == Padding2d(1))
     }
 }
+
+/// The im2col columns gradient projection records: the weight [out, d] times them is the
+/// convolution, image after image, against the loops.
+@Test func unfoldedPatchesTimesTheWeightIsTheConvolution() {
+    var r = TestRandom(seed: 31)
+    let x = r.tensor([2, 3, 7, 6]), w = r.tensor([4, 3, 3, 3])
+    let padding = Padding2d(top: 1, left: 0, bottom: 1, right: 1)
+    let reference = naiveConv2d(x, w, bias: nil, stride: 2, padding: padding, groups: 1)
+    let (oh, ow) = (reference.shape[2], reference.shape[3])
+    let columns = unfoldedPatches(x, kernelH: 3, kernelW: 3, stride: 2, padding: padding)
+    let product = matmul(Tensor(shape: [4, 27], data: w.data), Tensor(shape: [27, 2 * oh * ow], data: columns)).data
+    var worst: Float = 0
+    for n in 0..<2 { for o in 0..<4 { for p in 0..<(oh * ow) {
+        worst = max(worst, abs(product[o * 2 * oh * ow + n * oh * ow + p] - reference.data[(n * 4 + o) * oh * ow + p]))
+    }}}
+    #expect(worst < 1e-5)
+}

@@ -42,7 +42,7 @@ public enum BasisMerge {
         var columns = [Double](repeating: 0, count: k * d)
         for i in 0..<d { for j in 0..<k { columns[j * d + i] = Double(existing.vectors[i * k + j]) } }
         let m = residual.energies.count
-        var added = 0
+        var added = 0, addedEnergy = 0.0
         for candidate in 0..<wanted {
             var v = (0..<d).map { residual.vectors[$0 * m + candidate] }
             // The residual directions are orthogonal to the basis only up to rounding, and the old
@@ -53,6 +53,7 @@ public enum BasisMerge {
             guard norm >= dependentNorm else { continue }
             columns.append(contentsOf: v.map { $0 / norm })
             added += 1
+            addedEnergy += residual.energies[candidate]
         }
 
         let rank = k + added
@@ -62,8 +63,10 @@ public enum BasisMerge {
             for j in k..<rank { vectors[i * rank + j] = Float(columns[j * d + i]) }
         }
         let basis = LayerBasis(dimension: d, rank: rank, vectors: vectors)
+        // The added directions are the residual's own, orthogonal to the old basis: the energy the
+        // new basis holds is the old basis's plus theirs, with no second pass over the sketch.
         let report = Report(previousRank: k, addedRank: added, dimension: d, sharedBefore: projected / total,
-                            sharedAfter: sketch.energy(inside: basis) / total)
+                            sharedAfter: (projected + addedEnergy) / total)
         return (basis, report)
     }
 

@@ -6,7 +6,6 @@ import InspectdTensor
 public final class CovarianceSketch: RepresentationSketch {
     public let dimension: Int
     public private(set) var sampleCount = 0
-    public private(set) var totalEnergy = 0.0
     /// The upper triangle of C, row-major; the strict lower triangle stays zero.
     private var upper: [Double]
 
@@ -28,8 +27,10 @@ public final class CovarianceSketch: RepresentationSketch {
         }
         Linalg.addOuterProducts(x, count: count, dimension: dimension, vectorsInRows: layout == .rows, to: &upper)
         sampleCount += count
-        totalEnergy += chunkEnergy(samples, count: count, dimension: dimension)
     }
+
+    /// Σ‖x‖² is the trace of C.
+    public var totalEnergy: Double { (0..<dimension).reduce(0) { $0 + upper[$1 * dimension + $1] } }
 
     public func energy(inside basis: LayerBasis) -> Double {
         precondition(basis.dimension == dimension, "energy: a basis of dimension \(basis.dimension) for a sketch of \(dimension)")

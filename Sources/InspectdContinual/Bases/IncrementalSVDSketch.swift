@@ -46,7 +46,10 @@ public final class IncrementalSVDSketch: RepresentationSketch {
             failure = error
         }
         sampleCount += count
-        totalEnergy += chunkEnergy(samples, count: count, dimension: dimension)
+        // Summed from the samples, not from S: truncation drops a little of the energy.
+        var energy = 0.0
+        for i in 0..<(count * dimension) { energy += Double(samples[i]) * Double(samples[i]) }
+        totalEnergy += energy
     }
 
     private func merge(_ samples: UnsafePointer<Float>, count: Int, layout: SampleLayout) throws {

@@ -49,10 +49,3 @@ public enum BasisMethod: String, Sendable, CaseIterable, Codable {
         }
     }
 }
-
-/// Σ x² over a whole chunk, whatever its layout, summed in Float64.
-func chunkEnergy(_ samples: UnsafePointer<Float>, count: Int, dimension: Int) -> Double {
-    var sum = 0.0
-    for i in 0..<(count * dimension) { sum += Double(samples[i]) * Double(samples[i]) }
-    return sum
-}

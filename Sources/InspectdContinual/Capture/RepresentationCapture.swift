@@ -46,27 +46,9 @@ public final class RepresentationCapture: LayerInputObserver, @unchecked Sendabl
     public func convolutionInput(_ x: Tensor, weight: Tensor, stride: Int, padding: Padding2d) {
         guard let layer = layers[ObjectIdentifier(weight)] else { return }
         let d = weight.shape[1] * weight.shape[2] * weight.shape[3]
-        // One chunk for the whole batch, [d, batch·positions]: a sketch's work per chunk has a
-        // fixed part (iSVD's decomposition above all) that fewer, larger chunks share.
-        var chunk: [Float] = []
-        var positions = 0
-        for image in 0..<x.shape[0] {
-            let columns = unfoldedPatches(x, image: image, kernelH: weight.shape[2], kernelW: weight.shape[3],
-                                          stride: stride, padding: padding)
-            if image == 0 {
-                positions = columns.count / d
-                chunk = [Float](repeating: 0, count: d * positions * x.shape[0])
-            }
-            let width = positions * x.shape[0]
-            chunk.withUnsafeMutableBufferPointer { out in
-                columns.withUnsafeBufferPointer { source in
-                    for row in 0..<d {
-                        (out.baseAddress! + row * width + image * positions)
-                            .update(from: source.baseAddress! + row * positions, count: positions)
-                    }
-                }
-            }
-        }
-        chunk.withUnsafeBufferPointer { layer.sketch.add($0.baseAddress!, count: chunk.count / d, layout: .columns) }
+        // One chunk for the whole batch: a sketch's work per chunk has a fixed part (iSVD's
+        // decomposition above all) that fewer, larger chunks share.
+        let columns = unfoldedPatches(x, kernelH: weight.shape[2], kernelW: weight.shape[3], stride: stride, padding: padding)
+        columns.withUnsafeBufferPointer { layer.sketch.add($0.baseAddress!, count: columns.count / d, layout: .columns) }
     }
 }

@@ -121,6 +121,8 @@ public final class ContinualRun {
             let seen = plan.mode == .joint ? plan.sequence : Array(plan.sequence.prefix(index + 1))
             let evaluationStart = Date()
             var image: [String: Double] = [:], pixel: [String: Double] = [:]
+            // One load per model folder: sequential modes score every product with the same model.
+            var detectors: [URL: Detector] = [:]
             for product in seen {
                 // An isolated model is never touched again: its figures stay those it had.
                 if plan.mode == .isolated, let earlier = state.increments.last, earlier.imageAUROC[product] != nil {
@@ -128,7 +130,9 @@ public final class ContinualRun {
                     pixel[product] = earlier.pixelAUROC[product]
                     continue
                 }
-                let result = try evaluate(product)
+                let folder = modelFolder(for: product).url
+                if detectors[folder] == nil { detectors[folder] = try Detector(folder: ModelFolder(folder), backbone: backbone) }
+                let result = try evaluate(product, with: detectors[folder]!)
                 image[product] = result.imageAUROC.map { ($0 * 1000).rounded() / 10 }
                 pixel[product] = result.pixelAUROC.map { ($0 * 1000).rounded() / 10 }
                 log("  \(product): image AUROC \(image[product].map { String($0) } ?? "-"), pixel AUROC \(pixel[product].map { String($0) } ?? "-")")
@@ -200,8 +204,7 @@ public final class ContinualRun {
         return Trainer.ProductSource(name: product, folder: folder.path)
     }
 
-    func evaluate(_ product: String) throws -> Evaluator.Result {
-        let detector = try Detector(folder: modelFolder(for: product), backbone: backbone)
+    func evaluate(_ product: String, with detector: Detector) throws -> Evaluator.Result {
         let set = try EvaluationSet(root: data.appendingPathComponent(product).path)
         let source = detector.manifest.scoring.source
         return try Evaluator(detector: detector).evaluate(set: set, product: product, sources: [source])[source]!

@@ -54,6 +54,15 @@ public struct LatentExtractor: Sendable {
         latents(ofInput: input(of: images))
     }
 
+    /// One latent [1, C, h, w] per image, computed eight images at a time (a batch shares the
+    /// backbone's passes) and kept apart, for training data that is sampled image by image.
+    public func separateLatents(of images: [Image]) -> [Tensor] {
+        stride(from: 0, to: images.count, by: 8).flatMap { start in
+            let batch = latents(of: Array(images[start..<min(start + 8, images.count)]))
+            return (0..<batch.shape[0]).map { slice(batch, axis: 0, range: $0..<($0 + 1)) }
+        }
+    }
+
     /// Latents of an already normalised input [N, 3, R, R] (see `input(of:)`).
     public func latents(ofInput input: Tensor) -> Tensor {
         precondition(input.rank == 4 && input.shape[1] == 3 && input.shape[2] == resolution && input.shape[3] == resolution,

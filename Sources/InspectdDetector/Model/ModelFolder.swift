@@ -141,8 +141,10 @@ public struct ModelFolder: Sendable {
 
     /// Writes the model. With `subspaces`, the bases file too, and the manifest's continual record
     /// gets their SHA-256 and ranks; without them a continual record is dropped (no file backs it).
+    /// Returns the manifest as written.
+    @discardableResult
     public func save(manifest: ModelManifest, network: CDADNetwork, statistics: LatentStatistics,
-                     residuals: [String: NormalResiduals], subspaces: ProtectedSubspaces? = nil) throws {
+                     residuals: [String: NormalResiduals], subspaces: ProtectedSubspaces? = nil) throws -> ModelManifest {
         var manifest = manifest
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         if let subspaces, manifest.continual != nil {
@@ -168,6 +170,7 @@ public struct ModelFolder: Sendable {
         try Safetensors.write(tensors, metadata: ["format": "inspectd-cdad", "format_version": "\(ModelManifest.currentFormat)"],
                               to: weightsURL)
         try writeManifest(manifest)
+        return manifest
     }
 
     public func writeManifest(_ manifest: ModelManifest) throws {

@@ -105,7 +105,7 @@ public enum Calibrator {
 
     /// The fraction that reproduces the recorded split's held-out count (the split rounds), or nil
     /// for the default when nothing was held out.
-    private static func heldOutFraction(_ record: ProductRecord) -> Double? {
+    static func heldOutFraction(_ record: ProductRecord) -> Double? {
         let total = record.trainingImages + record.heldOutImages
         guard record.heldOutImages > 0, total > 0 else { return nil }
         return Double(record.heldOutImages) / Double(total)

@@ -14,16 +14,10 @@ public enum ProductRepresentation {
         return (0..<count).map { latents[$0 * latents.count / count] }
     }
 
-    /// The layers' sketches over `latents` (standardised, one [1, C, H, W] each), in batches of 8.
+    /// The layers' sketches over `latents` (standardised, one [1, C, H, W] each).
     static func sketches(of latents: [Tensor], network: CDADNetwork, scoring: ScoringSettings,
                          method: BasisMethod) -> [String: RepresentationSketch] {
-        let capture = RepresentationCapture(network: network, method: method)
-        for start in stride(from: 0, to: latents.count, by: 8) {
-            let batch = concat(Array(latents[start..<min(start + 8, latents.count)]), axis: 0)
-            capture.record(latents: batch, noiseLevel: scoring.noiseLevel, steps: scoring.ddimSteps,
-                           noise: Detector.frameNoise(for: batch))
-        }
-        return capture.sketches
+        sketches(count: latents.count, network: network, scoring: scoring, method: method) { concat(Array(latents[$0]), axis: 0) }
     }
 
     /// The layers' sketches over `count` frames read from `paths` in turn (again from the first when
@@ -32,14 +26,20 @@ public enum ProductRepresentation {
     public static func sketches(streaming paths: [String], count: Int, from first: Int = 0, model: ModelFolder.Contents,
                                 extractor: LatentExtractor, method: BasisMethod) throws -> [String: RepresentationSketch] {
         precondition(!paths.isEmpty, "no images to stream")
-        let capture = RepresentationCapture(network: model.network, method: method)
+        return try sketches(count: count, network: model.network, scoring: model.manifest.scoring, method: method) { range in
+            let frames = try range.map { extractor.modelImage(try Image(contentsOfFile: paths[(first + $0) % paths.count])) }
+            return model.statistics.apply(to: extractor.latents(of: frames))
+        }
+    }
+
+    /// Records `count` frames eight at a time; `batch(range)` gives those frames' standardised latents.
+    private static func sketches(count: Int, network: CDADNetwork, scoring: ScoringSettings, method: BasisMethod,
+                                 batch: (Range<Int>) throws -> Tensor) rethrows -> [String: RepresentationSketch] {
+        let capture = RepresentationCapture(network: network, method: method)
         for start in stride(from: 0, to: count, by: 8) {
-            let frames = try (start..<min(start + 8, count)).map {
-                extractor.modelImage(try Image(contentsOfFile: paths[(first + $0) % paths.count]))
-            }
-            let batch = model.statistics.apply(to: extractor.latents(of: frames))
-            capture.record(latents: batch, noiseLevel: model.manifest.scoring.noiseLevel, steps: model.manifest.scoring.ddimSteps,
-                           noise: Detector.frameNoise(for: batch))
+            let latents = try batch(start..<min(start + 8, count))
+            capture.record(latents: latents, noiseLevel: scoring.noiseLevel, steps: scoring.ddimSteps,
+                           noise: Detector.frameNoise(for: latents))
         }
         return capture.sketches
     }

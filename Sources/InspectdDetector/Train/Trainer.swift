@@ -141,12 +141,7 @@ public final class Trainer {
             throw Failure(description: "\(set.folder): none of the \(set.training.count) training images of '\(set.product)' could be decoded")
         }
         log("training on " + zip(sets, images).map { "\($0.product) (\($1.count) images, \($0.holdout.count) held out)" }.joined(separator: ", "))
-        var rawLatents: [[Tensor]] = images.map { productImages in
-            stride(from: 0, to: productImages.count, by: 8).flatMap { start in
-                let batch = extractor.latents(of: Array(productImages[start..<min(start + 8, productImages.count)]))
-                return (0..<batch.shape[0]).map { slice(batch, axis: 0, range: $0..<($0 + 1)) }
-            }
-        }
+        var rawLatents: [[Tensor]] = images.map(extractor.separateLatents)
         let statistics = existing?.statistics ?? {
             // Fixed by the first training and never refitted: later products share the latent space.
             var accumulator = LatentStatistics.Accumulator(channels: LatentExtractor.channels)
@@ -301,7 +296,7 @@ public final class Trainer {
         if !images.isEmpty {
             log("replaying " + zip(sources, images).map { "\($0.name) (\($1.count) images)" }.joined(separator: ", "))
         }
-        return (images, images.map { productImages in productImages.map { statistics.apply(to: extractor.latents(of: [$0])) } })
+        return (images, images.map { extractor.separateLatents(of: $0).map(statistics.apply) })
     }
 
     /// Computes the bases of every product of `existing` that the bases do not hold yet (a model
@@ -320,20 +315,18 @@ public final class Trainer {
                 throw Failure(description: "\(record.source): the folder '\(name)' was learnt from is gone, so the bases that keep it "
                               + "from being forgotten cannot be computed; restore the folder, or add the products with --no-projection")
             }
-            let total = record.trainingImages + record.heldOutImages
-            let fraction = record.heldOutImages > 0 && total > 0 ? Double(record.heldOutImages) / Double(total) : 0
-            let split = try ProductImages(product: name, folder: record.source, holdoutFraction: fraction)
+            let split = try ProductImages(product: name, folder: record.source,
+                                          holdoutFraction: Calibrator.heldOutFraction(record) ?? ProductImages.defaultHoldoutFraction)
             let images = decodeModelImages(split.training, product: name, extractor: extractor, log: log)
             guard !images.isEmpty else {
                 throw Failure(description: "\(record.source): none of the training images of '\(name)' could be decoded for its bases")
             }
-            let latents = images.map { statistics.apply(to: extractor.latents(of: [$0])) }
+            let latents = extractor.separateLatents(of: images).map(statistics.apply)
             next = try ProductRepresentation.merge(product: name, latents: latents, network: existing.network, scoring: manifest.scoring,
                                                    subspaces: next, record: &manifest.continual!, log: log)
         }
-        try folder.save(manifest: manifest, network: existing.network, statistics: existing.statistics,
-                        residuals: existing.residuals, subspaces: next)
-        manifest = try folder.readManifest()
+        manifest = try folder.save(manifest: manifest, network: existing.network, statistics: existing.statistics,
+                                   residuals: existing.residuals, subspaces: next)
         return next
     }
 

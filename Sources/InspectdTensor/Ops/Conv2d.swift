@@ -154,17 +154,20 @@ public func conv2d(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil,
     }
 }
 
-/// The im2col matrix of image `image` of `x` for a convolution of kernel `kernelH`×`kernelW`:
-/// [C_in·kh·kw, outH·outW] row-major, rows in the order of a weight [out, C_in, kh, kw] viewed as
-/// [out, C_in·kh·kw], so that the convolution is that weight times these columns. What gradient
-/// projection records as a convolution's input vectors.
-public func unfoldedPatches(_ x: Tensor, image: Int, kernelH: Int, kernelW: Int, stride: Int, padding: Padding2d) -> [Float] {
+/// The im2col matrix of every image of `x` for a convolution of kernel `kernelH`×`kernelW`:
+/// [C_in·kh·kw, batch·outH·outW] row-major, image after image along each row, rows in the order of
+/// a weight [out, C_in, kh, kw] viewed as [out, C_in·kh·kw], so that the convolution is that
+/// weight times these columns. What gradient projection records as a convolution's input vectors.
+public func unfoldedPatches(_ x: Tensor, kernelH: Int, kernelW: Int, stride: Int, padding: Padding2d) -> [Float] {
     let g = ConvGeometry(input: x.shape, weight: [1, x.shape[1], kernelH, kernelW], stride: stride, padding: padding, groups: 1)
-    precondition(image >= 0 && image < g.batch, "unfoldedPatches: image \(image) of a batch of \(g.batch)")
-    var columns = [Float](repeating: 0, count: g.patch * g.outPlane)
+    let width = g.batch * g.outPlane
+    var columns = [Float](repeating: 0, count: g.patch * width)
     x.data.withUnsafeBufferPointer { px in
         columns.withUnsafeMutableBufferPointer { col in
-            ConvKernels.im2col(g, px.baseAddress! + image * g.inChannels * g.inPlane, col.baseAddress!)
+            for image in 0..<g.batch {
+                ConvKernels.im2col(g, px.baseAddress! + image * g.inChannels * g.inPlane, col.baseAddress! + image * g.outPlane,
+                                   rowStride: width)
+            }
         }
     }
     return columns
@@ -273,12 +276,12 @@ enum ConvKernels {
     }
 
     /// Unfolds output rows `outputRows` (all by default) of one group of one image into `col`
-    /// [inPerGroup*kh*kw, rows*outW].
+    /// [inPerGroup*kh*kw, rows*outW], each of its rows `rowStride` apart (by default packed).
     static func im2col(_ g: ConvGeometry, _ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>,
-                       outputRows: Range<Int>? = nil) {
+                       outputRows: Range<Int>? = nil, rowStride: Int? = nil) {
         let taps = g.kernelH * g.kernelW
         let outputRows = outputRows ?? 0..<g.outHeight
-        let width = outputRows.count * g.outWidth
+        let width = rowStride ?? outputRows.count * g.outWidth
         for row in 0..<g.patch {
             let c = row / taps, ky = (row % taps) / g.kernelW, kx = row % g.kernelW
             let plane = x + c * g.inPlane
