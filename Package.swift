@@ -27,8 +27,9 @@ let package = Package(
         // Crash-safe file writing, shared by checkpoints, model folders and the spool.
         .target(name: "InspectdFiles"),
         // Kernels that want AVX-512/AVX2 (softmax rows, SiLU and GELU cloned per instruction set and
-        // picked at load time; the direct 3x3 convolution, checked at run time), and glibc's malloc
-        // settings.
+        // picked at load time; the direct 3x3 convolution, checked at run time), the int8 products
+        // with their four instruction-set paths (AVX-512 VNNI, AVX-VNNI, AVX2, portable C) and their
+        // quantisers, and glibc's malloc settings.
         .target(name: "CInspectdKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         .target(name: "InspectdTensor", dependencies: ["COpenBLAS", "CLAPACKE", "CInspectdKernels", "InspectdFiles"]),
         .target(name: "InspectdModel", dependencies: ["InspectdTensor"]),

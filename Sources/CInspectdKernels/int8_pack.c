@@ -1,0 +1,96 @@
+// Quantisers and packers for the int8 products (inspectd_int8.h): floats to bytes in the layouts
+// the kernels read. Plain loops, cloned per instruction set; rounding is nearbyintf in the default
+// mode (ties to even), so every clone gives the same bytes.
+
+#include "inspectd_int8.h"
+#include "vector_clones.h"
+
+#include <math.h>
+#include <string.h>
+
+// Clamped before the conversion so that huge values and infinities cannot overflow it; NaN ends
+// at the lowest level (fmaxf returns the number).
+static inline int32_t quantize(float x, float inverse_scale, int32_t zero_point) {
+    float v = fminf(fmaxf(x * inverse_scale, -512.0f), 512.0f);
+    int32_t q = (int32_t)nearbyintf(v) + zero_point;
+    return q < -127 ? -127 : (q > 127 ? 127 : q);
+}
+
+int32_t inspectd_i8_quantize(float x, float inverse_scale, int32_t zero_point) {
+    return quantize(x, inverse_scale, zero_point);
+}
+
+INSPECTD_CLONES
+void inspectd_i8_quantize_rows(const float *x, size_t rows, size_t cols, size_t x_stride, float inverse_scale,
+                               int32_t zero_point, int8_t *out, size_t out_stride, int32_t *sums) {
+    size_t padded = (cols + 3) / 4 * 4;
+    for (size_t r = 0; r < rows; r++) {
+        const float *src = x + r * x_stride;
+        int8_t *dst = out + r * out_stride;
+        int32_t sum = 0;
+        for (size_t i = 0; i < cols; i++) {
+            int32_t q = quantize(src[i], inverse_scale, zero_point);
+            dst[i] = (int8_t)q;
+            sum += q;
+        }
+        for (size_t i = cols; i < padded; i++) dst[i] = 0;
+        if (sums) sums[r] = sum;
+    }
+}
+
+INSPECTD_CLONES
+void inspectd_i8_quantize_planes(const float *x, size_t channels, size_t positions, float inverse_scale,
+                                 int32_t zero_point, int32_t offset, size_t column_stride,
+                                 size_t first_quad, size_t end_quad, uint8_t *out) {
+    uint8_t zero = (uint8_t)(zero_point + offset);
+    for (size_t q = first_quad; q < end_quad; q++) {
+        uint8_t *dst = out + q * column_stride * 4;
+        for (size_t j = 0; j < 4; j++) {
+            size_t c = 4 * q + j;
+            if (c >= channels) {
+                for (size_t p = 0; p < positions; p++) dst[p * 4 + j] = zero;
+                continue;
+            }
+            const float *src = x + c * positions;
+            for (size_t p = 0; p < positions; p++)
+                dst[p * 4 + j] = (uint8_t)(quantize(src[p], inverse_scale, zero_point) + offset);
+        }
+        memset(dst + positions * 4, zero, (column_stride - positions) * 4);
+    }
+}
+
+void inspectd_i8_patches(const uint8_t *planes, size_t channel_quads, size_t plane_stride, size_t height, size_t width,
+                         size_t kh, size_t kw, size_t stride, size_t pad_top, size_t pad_left,
+                         size_t out_height, size_t out_width, uint8_t fill, size_t column_stride, uint8_t *out) {
+    uint32_t fill4 = 0x01010101u * fill;
+    size_t columns = out_height * out_width;
+    for (size_t ky = 0; ky < kh; ky++)
+        for (size_t kx = 0; kx < kw; kx++)
+            for (size_t cq = 0; cq < channel_quads; cq++) {
+                size_t q = (ky * kw + kx) * channel_quads + cq;
+                uint32_t *dst = (uint32_t *)(void *)(out + q * column_stride * 4);
+                const uint32_t *src = (const uint32_t *)(const void *)(planes + cq * plane_stride * 4);
+                // The output columns whose input column ox·stride + kx − pad_left is inside the image.
+                size_t lo = kx >= pad_left ? 0 : (pad_left - kx + stride - 1) / stride;
+                size_t hi = width + pad_left > kx ? (width + pad_left - kx - 1) / stride + 1 : 0;
+                if (hi > out_width) hi = out_width;
+                if (lo > hi) lo = hi;
+                for (size_t oy = 0; oy < out_height; oy++) {
+                    uint32_t *row = dst + oy * out_width;
+                    size_t iy = oy * stride + ky;
+                    if (iy < pad_top || iy - pad_top >= height) {
+                        for (size_t ox = 0; ox < out_width; ox++) row[ox] = fill4;
+                        continue;
+                    }
+                    const uint32_t *in = src + (iy - pad_top) * width;
+                    for (size_t ox = 0; ox < lo; ox++) row[ox] = fill4;
+                    if (stride == 1) {
+                        memcpy(row + lo, in + lo + kx - pad_left, (hi - lo) * sizeof *row);
+                    } else {
+                        for (size_t ox = lo; ox < hi; ox++) row[ox] = in[ox * stride + kx - pad_left];
+                    }
+                    for (size_t ox = hi; ox < out_width; ox++) row[ox] = fill4;
+                }
+                for (size_t p = columns; p < column_stride; p++) dst[p] = fill4;
+            }
+}
