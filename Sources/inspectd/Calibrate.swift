@@ -65,6 +65,7 @@ struct Calibrate: ParsableCommand {
         let manifest = try Calibrator.recalibrate(folder: folder, backbone: backbone, scoring: settings, folders: folders, log: note)
         note("recalibrated \(manifest.products.count) product(s) in \(model): source \(settings.source.rawValue), pooling \(settings.pooling), "
              + "standardised residuals \(settings.standardiseResiduals), noise level \(settings.noiseLevel), \(settings.ddimSteps) DDIM steps, "
+             + "noise seed \(manifest.scoring.noiseSeedInUse), "
              + (settings.imageScoreCandidates.isEmpty ? "image score from the top \(settings.imageScoreTopFraction) of the map"
                                                       : "image score chosen per product among \(settings.imageScoreCandidates)"))
     }

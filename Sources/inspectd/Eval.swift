@@ -39,6 +39,7 @@ struct Eval: ParsableCommand {
         let detector = try Detector(folder: ModelFolder(URL(fileURLWithPath: model)), backbone: backbone)
         let evaluator = Evaluator(detector: detector, settings: try scoring.applied(to: detector.manifest))
         let sources = chosen ?? [detector.manifest.scoring.source]
+        if let warning = detector.manifest.calibrationWarning { note("warning: model \(model): \(warning)") }
         if sources.contains(where: { $0 != .amn }) {
             note("scoring: noise level \(evaluator.settings.noiseLevel), \(evaluator.settings.ddimSteps) DDIM steps")
         }

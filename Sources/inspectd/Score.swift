@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InspectdDetector
+import InspectdFiles
 import InspectdImage
 
 struct Score: ParsableCommand {
@@ -16,6 +17,9 @@ struct Score: ParsableCommand {
     @Option(help: "Write heatmap, overlay and mask PNGs for each frame into this folder.")
     var heatmaps: String?
 
+    @Option(help: "Write each frame's anomaly map (the smoothed float map at the model resolution that the raw score is read from) as a float32 NumPy .npy file into this folder.")
+    var rawMaps: String?
+
     @Argument(help: "Frames (JPEG or PNG).")
     var images: [String]
 
@@ -25,8 +29,12 @@ struct Score: ParsableCommand {
         engine.apply()
         let inspector = try Inspector(folder: ModelFolder(URL(fileURLWithPath: model)))
         let productName = try chooseProduct(product, of: inspector)
-        if let heatmaps { try FileManager.default.createDirectory(atPath: heatmaps, withIntermediateDirectories: true) }
+        for folder in [heatmaps, rawMaps].compactMap({ $0 }) {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        }
+        for warning in inspector.warnings { note("warning: model \(inspector.version): \(warning)") }
 
+        var names = FrameFileNames()
         var failures = 0
         for path in images {
             let start = DispatchTime.now()
@@ -48,12 +56,24 @@ struct Score: ParsableCommand {
                 "verdict": inspection.isAnomalous ? "NG" : "OK",
             ]
             let scoreMs = milliseconds(since: decoded)
-            if let heatmaps {
-                do {
-                    record["heatmaps"] = try writePictures(inspection, path: path, folder: heatmaps)
-                } catch {
+            if heatmaps != nil || rawMaps != nil {
+                let name = names.name(for: path)
+                var errors: [String] = []
+                if let heatmaps {
+                    do { record["heatmaps"] = try writePictures(inspection, name: name, folder: heatmaps) } catch { errors.append("\(error)") }
+                }
+                if let rawMaps {
+                    let url = URL(fileURLWithPath: rawMaps).appendingPathComponent(name + ".npy")
+                    do {
+                        try NPY.write(inspection.map.values, shape: [inspection.map.height, inspection.map.width], to: url)
+                        record["raw_map"] = url.path
+                    } catch {
+                        errors.append("\(error)")
+                    }
+                }
+                if !errors.isEmpty {
                     failures += 1
-                    record["error"] = "\(error)"
+                    record["error"] = errors.joined(separator: "; ")
                 }
             }
             record["timing_ms"] = ["decode": decodeMs, "score": scoreMs, "total": milliseconds(since: start)]
@@ -62,13 +82,31 @@ struct Score: ParsableCommand {
         if failures > 0 { throw ExitCode(1) }
     }
 
-    /// Heatmap, overlay and mask at the frame's size, named after the frame.
-    func writePictures(_ inspection: Inspection, path: String, folder: String) throws -> [String] {
-        let base = URL(fileURLWithPath: folder).appendingPathComponent(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent)
-        return try inspection.pictures().map { kind, image in
-            let url = URL(fileURLWithPath: base.path + ".\(kind).png")
+    /// Heatmap, overlay and mask at the frame's size, as `<name>.heatmap.png` and so on.
+    func writePictures(_ inspection: Inspection, name: String, folder: String) throws -> [String] {
+        try inspection.pictures().map { kind, image in
+            let url = URL(fileURLWithPath: folder).appendingPathComponent("\(name).\(kind).png")
             try Heatmap.write(image, to: url)
             return url.path
         }
+    }
+}
+
+/// The names a run's output files get: each frame's file name without its extension, and for a
+/// second frame of the same name (`a/000.png`, `b/000.png`) that name with `-2`, `-3`, ... in the
+/// order the frames were given, so that no frame's files replace another's.
+struct FrameFileNames {
+    private var used: Set<String> = []
+
+    mutating func name(for path: String) -> String {
+        var stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        if stem.isEmpty || stem == "." || stem == ".." || stem == "/" { stem = "frame" }
+        var name = stem, copy = 1
+        while used.contains(name) {
+            copy += 1
+            name = "\(stem)-\(copy)"
+        }
+        used.insert(name)
+        return name
     }
 }

@@ -39,6 +39,26 @@ final class AlertTests: XCTestCase {
         XCTAssertNotNil(records.current.first { $0.metadata[JournalField.messageID] == .string(JournalMessageID.modelLoaded.id) })
         XCTAssertNil(records.current.first { $0.message.contains("dark.png") && $0.level >= .warning })
     }
+
+    /// What the model says about itself (an old calibration, say) is a warning when it loads.
+    func testTheModelsWarningsAreLoggedWhenItLoads() async throws {
+        let records = Locked<[CapturedRecord]>([])
+        let harness = try DaemonHarness()
+        defer { harness.cleanUp() }
+        var logger = Logger(label: "inspectd-test") { _ in CapturingHandler(records: records) }
+        logger.logLevel = .info
+        var scorer = BrightnessScorer()
+        scorer.warnings = ["its calibration is older than its scoring"]
+        try await harness.start(scorer: scorer, logger: logger)
+        try Data(DaemonHarness.frame(bright: false)).write(to: harness.camera("cam1").appendingPathComponent("dark.png"))
+        _ = try await harness.waitForVerdicts(1)
+        try await harness.stop()
+
+        let warning = try XCTUnwrap(records.current.first { $0.message.contains("its calibration is older") })
+        XCTAssertEqual(warning.level, .warning)
+        XCTAssertEqual(warning.message, "model test-model-1: its calibration is older than its scoring")
+        XCTAssertEqual(warning.metadata[JournalField.model], "test-model-1")
+    }
 }
 
 struct CapturedRecord {

@@ -11,6 +11,7 @@ import XCTest
 struct BrightnessScorer: FrameScorer {
     var version = "test-model-1"
     var products = ["widget", "gadget"]
+    var warnings: [String] = []
 
     struct Unknown: Error, CustomStringConvertible { let description: String }
 

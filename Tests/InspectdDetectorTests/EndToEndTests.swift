@@ -51,6 +51,7 @@ struct EndToEndTests {
                               log: { _ in })
         let manifest = try trainer.train(products: [.init(name: "stripes", folder: normals.path)], profile: .quick, steps: 80)
         #expect(manifest.products["stripes"]?.heldOutImages == 3)
+        #expect(manifest.scoring.noiseSeed == ScoringNoise.defaultSeed && manifest.calibrationWarning == nil)
 
         let detector = try Detector(folder: folder, backbone: backbone)
         let clean = Self.surface(&random)
@@ -85,16 +86,23 @@ struct EndToEndTests {
         try recalibrationChangesScoringNotWeights(folder, backbone: backbone)
     }
 
-    /// `inspectd calibrate`: new scoring settings and fresh levels and thresholds, same weights.
+    /// `inspectd calibrate`: new scoring settings and fresh levels and thresholds, same weights;
+    /// on a model from before the noise seed was recorded, it records the seed it refitted with.
     func recalibrationChangesScoringNotWeights(_ folder: ModelFolder, backbone: EfficientNetLite0) throws {
+        var legacy = try folder.readManifest()
+        legacy.scoring.noiseSeed = nil
+        try folder.writeManifest(legacy)
         let before = try folder.load()
+        #expect(before.manifest.calibrationWarning != nil)
         var settings = before.manifest.scoring
         settings.pooling = 3
         settings.source = .amn
         settings.imageScoreTopFraction = 0.01
         let manifest = try Calibrator.recalibrate(folder: folder, backbone: backbone, scoring: settings, log: { _ in })
         let after = try folder.load()
+        settings.noiseSeed = ScoringNoise.defaultSeed
         #expect(after.manifest.scoring == settings && manifest == after.manifest)
+        #expect(after.manifest.calibrationWarning == nil)
         #expect(after.manifest.products["stripes"]!.calibration.images == before.manifest.products["stripes"]!.calibration.images)
         #expect(after.manifest.products["stripes"]!.calibration != before.manifest.products["stripes"]!.calibration)
         #expect(after.residuals["stripes"] != before.residuals["stripes"])

@@ -7,6 +7,8 @@ public protocol FrameScorer: Sendable {
     /// Names the model in verdicts, logs and metrics.
     var version: String { get }
     var products: [String] { get }
+    /// Said in the log when the model is loaded: what an operator should know about it.
+    var warnings: [String] { get }
     func score(_ frame: Image, product: String, normalisedThreshold: Float) throws -> FrameScore
 }
 
@@ -27,6 +29,10 @@ public struct FrameScore: Sendable {
         self.isAnomalous = isAnomalous
         self.pictures = pictures
     }
+}
+
+extension FrameScorer {
+    public var warnings: [String] { [] }
 }
 
 extension Inspector: FrameScorer {

@@ -170,6 +170,9 @@ public actor InspectionDaemon: Service {
             if let loaded, loaded.version != scorer?.version {
                 logger.notice("model \(loaded.version) loaded from \(configuration.daemon.modelDirectory): products \(loaded.products.joined(separator: ", "))",
                               metadata: ["MESSAGE_ID": "\(JournalMessageID.modelLoaded.id)", JournalField.model: "\(loaded.version)"])
+                for warning in loaded.warnings {
+                    logger.warning("model \(loaded.version): \(warning)", metadata: [JournalField.model: "\(loaded.version)"])
+                }
                 reportedNoModel = false
                 scorer = loaded
                 metrics.setModel(loaded.version)

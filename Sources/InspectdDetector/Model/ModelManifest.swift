@@ -34,6 +34,17 @@ public struct ModelManifest: Codable, Sendable, Equatable {
         case formatVersion = "format_version"
         case network, resolution, scoring, products, training, backbone, continual
     }
+
+    /// What whoever loads the model to score should be told about its calibration, or nil. A model
+    /// whose manifest has no `scoring.noise_seed` was calibrated on noise drawn from each frame's
+    /// latent, and frames are now scored from the fixed noise of the default seed: its residual
+    /// levels and thresholds still fit, statistically, but not exactly.
+    public var calibrationWarning: String? {
+        guard scoring.noiseSeed == nil, !products.isEmpty else { return nil }
+        return "its calibration (residual levels, thresholds) was fitted on the per-frame scoring noise of earlier versions; "
+            + "frames are now scored from the fixed noise of seed \(scoring.noiseSeedInUse), so scores may sit slightly off their "
+            + "thresholds until 'inspectd calibrate' refits them and records the seed"
+    }
 }
 
 /// How the model protects what it learnt: the bases' method, the energy rule, and which products'

@@ -35,9 +35,18 @@ public struct ScoringSettings: Codable, Sendable, Equatable {
     /// each separates held-out normal images from patch-perturbed copies of them
     /// (`ImageScoreChoice`); empty = every product uses `imageScoreTopFraction`.
     public var imageScoreCandidates: [Float]
+    /// Seed of the noise the diffusion path starts from (`ScoringNoise`). nil in a manifest written
+    /// before the noise was fixed per model: such a model scores with `ScoringNoise.defaultSeed`,
+    /// but its calibration was fitted on noise drawn from each frame's latent
+    /// (`ModelManifest.calibrationWarning`).
+    public var noiseSeed: UInt64?
+
+    /// The seed scoring draws its noise from.
+    public var noiseSeedInUse: UInt64 { noiseSeed ?? ScoringNoise.defaultSeed }
 
     public init(source: MapSource, noiseLevel: Int, ddimSteps: Int, smoothingSigma: Float,
-                pooling: Int, standardiseResiduals: Bool, imageScoreTopFraction: Float, imageScoreCandidates: [Float] = []) {
+                pooling: Int, standardiseResiduals: Bool, imageScoreTopFraction: Float, imageScoreCandidates: [Float] = [],
+                noiseSeed: UInt64? = ScoringNoise.defaultSeed) {
         precondition(pooling >= 1 && pooling % 2 == 1, "pooling window \(pooling) must be odd and positive")
         precondition((0...1).contains(imageScoreTopFraction), "image score top fraction \(imageScoreTopFraction) is outside 0...1")
         precondition(imageScoreCandidates.allSatisfy { (0...1).contains($0) }, "image score candidates \(imageScoreCandidates) are not all in 0...1")
@@ -49,6 +58,7 @@ public struct ScoringSettings: Codable, Sendable, Equatable {
         self.standardiseResiduals = standardiseResiduals
         self.imageScoreTopFraction = imageScoreTopFraction
         self.imageScoreCandidates = imageScoreCandidates
+        self.noiseSeed = noiseSeed
     }
 
     /// The top fraction `product`'s image score uses: its calibrated choice when these settings
@@ -67,11 +77,13 @@ public struct ScoringSettings: Codable, Sendable, Equatable {
         case standardiseResiduals = "standardise_residuals"
         case imageScoreTopFraction = "image_score_top_fraction"
         case imageScoreCandidates = "image_score_candidates"
+        case noiseSeed = "noise_seed"
     }
 
     /// Manifests written before `pooling`, `standardise_residuals`, `image_score_top_fraction` and
     /// `image_score_candidates` existed scored with none of them (the map's maximum), and their
-    /// thresholds were calibrated that way: they decode to exactly that.
+    /// thresholds were calibrated that way: they decode to exactly that. One without `noise_seed`
+    /// keeps it nil, so that its calibration can be reported as fitted on the older noise.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         source = try c.decode(MapSource.self, forKey: .source)
@@ -82,6 +94,7 @@ public struct ScoringSettings: Codable, Sendable, Equatable {
         standardiseResiduals = try c.decodeIfPresent(Bool.self, forKey: .standardiseResiduals) ?? false
         imageScoreTopFraction = try c.decodeIfPresent(Float.self, forKey: .imageScoreTopFraction) ?? 0
         imageScoreCandidates = try c.decodeIfPresent([Float].self, forKey: .imageScoreCandidates) ?? []
+        noiseSeed = try c.decodeIfPresent(UInt64.self, forKey: .noiseSeed)
         guard pooling >= 1 && pooling % 2 == 1 else {
             throw DecodingError.dataCorruptedError(forKey: .pooling, in: c, debugDescription: "expected an odd window side >= 1, got \(pooling)")
         }

@@ -5,8 +5,9 @@ import InspectdTensor
 
 /// A trained model ready to score frames: backbone, latent statistics, CDAD network, manifest.
 ///
-/// Scoring is deterministic: the noise that the diffusion path starts from is drawn from a seed
-/// derived from the frame's own latent, so the same frame always gets the same score and map.
+/// Scoring is deterministic: the noise that the diffusion path starts from is the model's own
+/// (`ScoringNoise`, from the manifest's seed), the same for every frame, so it depends neither on
+/// the frame's pixels nor on the rest of its batch, and the same frame always gets the same score.
 public final class Detector: @unchecked Sendable {
     // Sendable by contract: after init nothing is mutated, and each call allocates its own tensors.
     public let manifest: ModelManifest
@@ -15,6 +16,8 @@ public final class Detector: @unchecked Sendable {
     let extractor: LatentExtractor
     /// Per product, the normal residual levels its maps are standardised by.
     public let residuals: [String: NormalResiduals]
+    /// The noise of the manifest's seed, drawn once: every scoring call reuses it.
+    let noise: ScoringNoise
 
     public init(manifest: ModelManifest, network: CDADNetwork, statistics: LatentStatistics, extractor: LatentExtractor,
                 residuals: [String: NormalResiduals] = [:]) {
@@ -23,6 +26,8 @@ public final class Detector: @unchecked Sendable {
         self.statistics = statistics
         self.extractor = extractor
         self.residuals = residuals
+        noise = ScoringNoise(seed: manifest.scoring.noiseSeedInUse,
+                             shape: [manifest.network.latentChannels, extractor.latentSide, extractor.latentSide])
     }
 
     public convenience init(folder: ModelFolder, backbone: EfficientNetLite0) throws {
@@ -106,12 +111,12 @@ public final class Detector: @unchecked Sendable {
                 AnomalyMap.squaredResiduals(latent, reconstruction.diffusion!, pooling: settings.pooling))
     }
 
-    /// The AMN's reconstruction, and with `diffusion` the denoiser's from frame-seeded noise.
+    /// The AMN's reconstruction, and with `diffusion` the denoiser's from the scoring noise.
     private func reconstruct(_ latent: Tensor, diffusion: Bool, settings: ScoringSettings) -> (amn: Tensor, diffusion: Tensor?) {
         Autograd.withoutRecording {
             guard diffusion else { return (network.amn(latent).reconstruction, nil) }
             let r = network.reconstruct(latent: latent, noiseLevel: settings.noiseLevel, steps: settings.ddimSteps,
-                                        noise: Self.frameNoise(for: latent))
+                                        noise: noise(for: settings).batch(latent.shape[0]))
             return (r.amn, r.diffusion)
         }
     }
@@ -121,25 +126,9 @@ public final class Detector: @unchecked Sendable {
         statistics.apply(to: extractor.latents(of: modelImages))
     }
 
-    /// Standard normal noise per frame, seeded by a hash of that frame's latent.
-    static func frameNoise(for latent: Tensor) -> Tensor {
-        let n = latent.shape[0], perFrame = latent.count / max(1, n)
-        return Tensor(shape: latent.shape) { out in
-            latent.data.withUnsafeBufferPointer { values in
-                Engine.parallelFor(n) { frame in
-                    var rng = SeededGenerator(seed: contentHash(values.baseAddress! + frame * perFrame, count: perFrame))
-                    for j in 0..<perFrame { out[frame * perFrame + j] = rng.nextNormal() }
-                }
-            }
-        }
-    }
-
-    /// FNV-1a over the bit patterns of the values: identical frames give identical seeds.
-    static func contentHash(_ values: UnsafePointer<Float>, count: Int) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for i in 0..<count {
-            hash = (hash ^ UInt64(values[i].bitPattern)) &* 0x100_0000_01b3
-        }
-        return hash
+    /// The noise scoring under `settings` starts from: the cached one unless the settings name
+    /// another seed.
+    func noise(for settings: ScoringSettings) -> ScoringNoise {
+        settings.noiseSeedInUse == noise.seed ? noise : ScoringNoise(seed: settings.noiseSeedInUse, shape: noise.shape)
     }
 }

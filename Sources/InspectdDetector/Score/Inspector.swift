@@ -29,6 +29,9 @@ public final class Inspector: Sendable {
     /// The products the model knows, sorted.
     public var products: [String] { manifest.products.keys.sorted() }
 
+    /// What should be said about the model when it is loaded (`ModelManifest.calibrationWarning`).
+    public var warnings: [String] { manifest.calibrationWarning.map { [$0] } ?? [] }
+
     public struct UnknownProduct: Error, CustomStringConvertible, Sendable {
         public let product: String
         public let known: [String]
@@ -65,7 +68,9 @@ public struct Inspection: Sendable {
     public let threshold: Float
     public let normalisedThreshold: Float
     let calibration: Calibration
-    let map: AnomalyMap
+    /// The smoothed map at the model resolution that the raw score was read from (docs/MODEL.md §6,
+    /// step 7), before any picture is made of it.
+    public let map: AnomalyMap
     let frame: Image
 
     public var isAnomalous: Bool { rawScore > threshold }

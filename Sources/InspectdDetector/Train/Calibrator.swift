@@ -81,6 +81,9 @@ public enum Calibrator {
                                   + "(it has \(model.manifest.products.keys.sorted().joined(separator: ", ")))")
         }
         if let scoring { model.manifest.scoring = scoring }
+        // A model from before the seed was recorded is refitted on the default seed's noise, and
+        // says so from now on.
+        model.manifest.scoring.noiseSeed = model.manifest.scoring.noiseSeedInUse
         let extractor = LatentExtractor(backbone: backbone, resolution: model.manifest.resolution)
         let detector = Detector(manifest: model.manifest, network: model.network, statistics: model.statistics, extractor: extractor)
         var residuals: [String: NormalResiduals] = [:]

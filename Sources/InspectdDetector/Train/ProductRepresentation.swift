@@ -6,7 +6,7 @@ import InspectdTensor
 
 /// One product's representation in the network as it scores: what every protected layer reads
 /// while a sample of the product's training images goes down the scoring path (latent, one AMN
-/// pass, each DDIM step at the model's noise level), with the frame-seeded noise scoring uses.
+/// pass, each DDIM step at the model's noise level), from the model's scoring noise.
 public enum ProductRepresentation {
     /// Up to `count` latents spread evenly over `latents` (all of them when there are fewer).
     static func sample(_ latents: [Tensor], count: Int) -> [Tensor] {
@@ -36,10 +36,13 @@ public enum ProductRepresentation {
     private static func sketches(count: Int, network: CDADNetwork, scoring: ScoringSettings, method: BasisMethod,
                                  batch: (Range<Int>) throws -> Tensor) rethrows -> [String: RepresentationSketch] {
         let capture = RepresentationCapture(network: network, method: method)
+        var noise: ScoringNoise?
         for start in stride(from: 0, to: count, by: 8) {
             let latents = try batch(start..<min(start + 8, count))
+            let shared = noise ?? ScoringNoise(seed: scoring.noiseSeedInUse, shape: Array(latents.shape.dropFirst()))
+            noise = shared
             capture.record(latents: latents, noiseLevel: scoring.noiseLevel, steps: scoring.ddimSteps,
-                           noise: Detector.frameNoise(for: latents))
+                           noise: shared.batch(latents.shape[0]))
         }
         return capture.sketches
     }
