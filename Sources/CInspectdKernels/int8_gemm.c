@@ -1,5 +1,10 @@
 // Int8 products for quantised scoring (see inspectd_int8.h for the operands and the epilogue).
 //
+// The GEMM and the direct 3x3 convolution share their register blocks: both read the column operand
+// as vectors of consecutive columns at some byte offset, quad after quad, the GEMM from packed
+// columns and the convolution from a zero-bordered copy of its input, where tap (ky, kx) of 16
+// neighbouring outputs of a row is 16 neighbouring input quads (no patch matrix is written).
+//
 // Register blocks, each over the whole k so no partial sums leave the registers:
 //   AVX-512 VNNI  12 rows x 2 vectors of 16 columns: 24 accumulators, 2 column loads and 12
 //                 broadcast dwords per quad for 24 vpdpbusd (64 products each).
@@ -20,7 +25,7 @@
 #define INSPECTD_HAVE_X86 1
 #endif
 
-enum { GROUP = INSPECTD_I8_COLUMN_GROUP, CHUNK_BLOCKS = 8 };
+enum { CHUNK_BLOCKS = 8 };
 
 bool inspectd_i8_path_runs(inspectd_i8_path path) {
     switch (path) {
@@ -74,38 +79,66 @@ static inline float finish(const inspectd_i8_epilogue *e, int32_t corrected, siz
     return y;
 }
 
-static inline int32_t corrected(const inspectd_i8_epilogue *e, int32_t sum, size_t r, size_t c) {
+static inline void store_scalar(const inspectd_i8_epilogue *e, int32_t sum, size_t r, size_t c) {
     if (e->row_correction) sum -= e->row_correction[r];
     if (e->column_correction) sum -= e->column_correction[c];
-    return sum;
+    if (e->raw) e->raw[r * e->out_stride + c] = sum;
+    else e->out[r * e->out_stride + c] = finish(e, sum, r, c);
 }
 
-// One row's outputs for `count` consecutive columns from c, sums in `sums`.
-static void store_scalar(const inspectd_i8_epilogue *e, const int32_t *sums, size_t r, size_t c, size_t count) {
-    for (size_t i = 0; i < count; i++) {
-        int32_t v = corrected(e, sums[i], r, c + i);
-        if (e->raw) e->raw[r * e->out_stride + c + i] = v;
-        else e->out[r * e->out_stride + c + i] = finish(e, v, r, c + i);
-    }
-}
+// Where the column operand's quads are: quad q = tap · channel_quads + channel quad lies at
+// base + tap_offset[tap] + channel quad · quad_stride, plus a segment's offset.
+typedef struct {
+    const uint8_t *base;
+    const size_t *tap_offset;
+    size_t taps, channel_quads, quad_stride;
+} column_source;
 
-static void gemm_portable(const int8_t *rows, size_t row_stride, size_t first_row, size_t end_row,
-                          const uint8_t *columns, size_t column_stride, size_t first_column, size_t end_column,
-                          size_t quads, const inspectd_i8_epilogue *e) {
-    int32_t sums[GROUP];
-    for (size_t c0 = first_column; c0 < end_column; c0 += GROUP) {
-        size_t count = end_column - c0 < GROUP ? end_column - c0 : GROUP;
-        for (size_t r = first_row; r < end_row; r++) {
-            const int8_t *s = rows + r * row_stride;
-            memset(sums, 0, sizeof sums);
-            for (size_t q = 0; q < quads; q++) {
-                const int8_t *v = (const int8_t *)columns + (q * column_stride + c0) * 4;
-                for (size_t i = 0; i < count; i++)
-                    for (int j = 0; j < 4; j++) sums[i] += (int32_t)s[4 * q + j] * (int32_t)v[4 * i + j];
+// Up to one vector of consecutive columns: `count` of them from byte `offset` on, which are the
+// outputs' columns from `column` on.
+typedef struct {
+    size_t offset, column, count;
+} segment;
+
+// Runs one register block: nr rows from r0 over nv (1 or 2) segments.
+typedef void (*block_runner)(int nr, int nv, const int8_t *rows, size_t row_stride, size_t r0,
+                             const column_source *src, const segment *seg, const inspectd_i8_epilogue *e);
+
+// Rows in chunks of CHUNK_BLOCKS blocks; in a chunk, segments two by two; for each pair, the
+// chunk's row blocks.
+static void drive(block_runner run, int block_rows, const int8_t *rows, size_t row_stride, size_t first_row,
+                  size_t end_row, const column_source *src, const segment *segments, size_t count,
+                  const inspectd_i8_epilogue *e) {
+    size_t chunk_rows = (size_t)block_rows * CHUNK_BLOCKS;
+    for (size_t chunk = first_row; chunk < end_row; chunk += chunk_rows) {
+        size_t chunk_end = end_row - chunk < chunk_rows ? end_row : chunk + chunk_rows;
+        for (size_t j = 0; j < count; j += 2) {
+            int nv = count - j >= 2 ? 2 : 1;
+            for (size_t r0 = chunk; r0 < chunk_end; r0 += (size_t)block_rows) {
+                int nr = chunk_end - r0 < (size_t)block_rows ? (int)(chunk_end - r0) : block_rows;
+                run(nr, nv, rows, row_stride, r0, src, segments + j, e);
             }
-            store_scalar(e, sums, r, c0, count);
         }
     }
+}
+
+static void run_portable(int nr, int nv, const int8_t *rows, size_t row_stride, size_t r0,
+                         const column_source *src, const segment *seg, const inspectd_i8_epilogue *e) {
+    for (int v = 0; v < nv; v++)
+        for (int i = 0; i < nr; i++) {
+            const int8_t *s = rows + (r0 + (size_t)i) * row_stride;
+            for (size_t lane = 0; lane < seg[v].count; lane++) {
+                int32_t sum = 0;
+                size_t q = 0;
+                for (size_t t = 0; t < src->taps; t++)
+                    for (size_t cq = 0; cq < src->channel_quads; cq++, q++) {
+                        const int8_t *x = (const int8_t *)src->base + src->tap_offset[t] + cq * src->quad_stride
+                                          + seg[v].offset + lane * 4;
+                        for (int j = 0; j < 4; j++) sum += (int32_t)s[4 * q + j] * (int32_t)x[j];
+                    }
+                store_scalar(e, sum, r0 + (size_t)i, seg[v].column + lane);
+            }
+        }
 }
 
 #ifdef INSPECTD_HAVE_X86
@@ -116,14 +149,53 @@ static inline int32_t load_quad(const int8_t *p) {
     return v;
 }
 
+// The switch from run-time (nr, nv) to the compile-time block that unrolls into registers.
+#define BLOCK_CASE(BLOCK, NR)                                                                       \
+    case 2 * NR - 1: BLOCK(NR, 1, rows, row_stride, r0, src, seg, e); break;                        \
+    case 2 * NR: BLOCK(NR, 2, rows, row_stride, r0, src, seg, e); break;
+
+#define RUNNER_ARGS                                                                                 \
+    int nr, int nv, const int8_t *rows, size_t row_stride, size_t r0, const column_source *src,     \
+        const segment *seg, const inspectd_i8_epilogue *e
+
+// The block body shared by every vector path: VECTOR the register type, LOAD(pointer) a whole
+// vector of columns (lanes past a segment's count read whatever follows, which the callers keep
+// inside their buffers, and are never stored), DOT(acc, x, broadcast s) the product.
+#define BLOCK_BODY(VECTOR, MAXR, LOAD, ZERO, SET1, DOT, STORE)                                      \
+    VECTOR acc[MAXR][2];                                                                            \
+    for (int i = 0; i < nr; i++)                                                                    \
+        for (int v = 0; v < nv; v++) acc[i][v] = ZERO();                                            \
+    const int8_t *s = rows + r0 * row_stride;                                                       \
+    size_t q = 0;                                                                                   \
+    for (size_t t = 0; t < src->taps; t++) {                                                        \
+        const uint8_t *tap = src->base + src->tap_offset[t];                                        \
+        for (size_t cq = 0; cq < src->channel_quads; cq++, q++) {                                   \
+            const uint8_t *quad = tap + cq * src->quad_stride;                                      \
+            VECTOR x[2];                                                                            \
+            for (int v = 0; v < nv; v++) x[v] = LOAD(quad + seg[v].offset);                          \
+            for (int i = 0; i < nr; i++) {                                                          \
+                VECTOR w = SET1(load_quad(s + (size_t)i * row_stride + 4 * q));                     \
+                for (int v = 0; v < nv; v++) acc[i][v] = DOT(acc[i][v], x[v], w);                   \
+            }                                                                                       \
+        }                                                                                           \
+    }                                                                                               \
+    for (int i = 0; i < nr; i++)                                                                    \
+        for (int v = 0; v < nv; v++) STORE(e, acc[i][v], r0 + (size_t)i, seg[v].column, seg[v].count);
+
 // --- AVX-512 VNNI ----------------------------------------------------------------------------
 
-enum { R512 = 12, V512 = 2 };
+enum { R512 = 12 };
 
 #define TARGET_512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 
+TARGET_512 static inline __mmask16 mask16(size_t count) {
+    return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
+}
+
+TARGET_512 static inline __m512i load16(const uint8_t *p) { return _mm512_loadu_si512(p); }
+
 TARGET_512 static inline void store16(const inspectd_i8_epilogue *e, __m512i sum, size_t r, size_t c, size_t count) {
-    __mmask16 mask = count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
+    __mmask16 mask = mask16(count);
     if (e->row_correction) sum = _mm512_sub_epi32(sum, _mm512_set1_epi32(e->row_correction[r]));
     if (e->column_correction) sum = _mm512_sub_epi32(sum, _mm512_maskz_loadu_epi32(mask, e->column_correction + c));
     if (e->raw) {
@@ -140,64 +212,16 @@ TARGET_512 static inline void store16(const inspectd_i8_epilogue *e, __m512i sum
     _mm512_mask_storeu_ps(e->out + r * e->out_stride + c, mask, y);
 }
 
-// nr rows (≤ R512) from r0, nv vectors (≤ V512) of columns from c0; `count` real columns.
-// Constant nr and nv at the call sites let the compiler unroll and keep acc in registers.
-TARGET_512 __attribute__((always_inline))
-static inline void block512(int nr, int nv, const int8_t *rows, size_t row_stride, size_t r0,
-                            const uint8_t *columns, size_t column_stride, size_t c0, size_t count, size_t quads,
-                            const inspectd_i8_epilogue *e) {
-    __m512i acc[R512][V512];
-    for (int i = 0; i < nr; i++)
-        for (int v = 0; v < nv; v++) acc[i][v] = _mm512_setzero_si512();
-    const int8_t *s = rows + r0 * row_stride;
-    const uint8_t *col = columns + c0 * 4;
-    for (size_t q = 0; q < quads; q++) {
-        __m512i x[V512];
-        for (int v = 0; v < nv; v++) x[v] = _mm512_loadu_si512(col + q * column_stride * 4 + v * 64);
-        for (int i = 0; i < nr; i++) {
-            __m512i w = _mm512_set1_epi32(load_quad(s + i * row_stride + 4 * q));
-            for (int v = 0; v < nv; v++) acc[i][v] = _mm512_dpbusd_epi32(acc[i][v], x[v], w);
-        }
-    }
-    for (int i = 0; i < nr; i++)
-        for (int v = 0; v < nv; v++) {
-            size_t done = (size_t)v * 16;
-            if (done < count) store16(e, acc[i][v], r0 + i, c0 + done, count - done);
-        }
+TARGET_512 __attribute__((always_inline)) static inline void block512(RUNNER_ARGS) {
+    BLOCK_BODY(__m512i, R512, load16, _mm512_setzero_si512, _mm512_set1_epi32,
+               _mm512_dpbusd_epi32, store16)
 }
 
-#define ROWS_SWITCH(KERNEL, NV, ...)                                                                \
-    switch (nr) {                                                                                   \
-    case 1: KERNEL(1, NV, __VA_ARGS__); break;                                                      \
-    case 2: KERNEL(2, NV, __VA_ARGS__); break;                                                      \
-    case 3: KERNEL(3, NV, __VA_ARGS__); break;                                                      \
-    case 4: KERNEL(4, NV, __VA_ARGS__); break;                                                      \
-    case 5: KERNEL(5, NV, __VA_ARGS__); break;                                                      \
-    case 6: KERNEL(6, NV, __VA_ARGS__); break;                                                      \
-    case 7: KERNEL(7, NV, __VA_ARGS__); break;                                                      \
-    case 8: KERNEL(8, NV, __VA_ARGS__); break;                                                      \
-    case 9: KERNEL(9, NV, __VA_ARGS__); break;                                                      \
-    case 10: KERNEL(10, NV, __VA_ARGS__); break;                                                    \
-    case 11: KERNEL(11, NV, __VA_ARGS__); break;                                                    \
-    default: KERNEL(12, NV, __VA_ARGS__); break;                                                    \
-    }
-
-TARGET_512 static void gemm_avx512_vnni(const int8_t *rows, size_t row_stride, size_t first_row, size_t end_row,
-                                        const uint8_t *columns, size_t column_stride, size_t first_column,
-                                        size_t end_column, size_t quads, const inspectd_i8_epilogue *e) {
-    for (size_t chunk = first_row; chunk < end_row; chunk += CHUNK_BLOCKS * R512) {
-        size_t chunk_end = end_row - chunk < CHUNK_BLOCKS * R512 ? end_row : chunk + CHUNK_BLOCKS * R512;
-        for (size_t c0 = first_column; c0 < end_column; c0 += V512 * 16) {
-            size_t count = end_column - c0 < V512 * 16 ? end_column - c0 : V512 * 16;
-            for (size_t r0 = chunk; r0 < chunk_end; r0 += R512) {
-                int nr = chunk_end - r0 < R512 ? (int)(chunk_end - r0) : R512;
-                if (count > 16) {
-                    ROWS_SWITCH(block512, 2, rows, row_stride, r0, columns, column_stride, c0, count, quads, e)
-                } else {
-                    ROWS_SWITCH(block512, 1, rows, row_stride, r0, columns, column_stride, c0, count, quads, e)
-                }
-            }
-        }
+TARGET_512 static void run512(RUNNER_ARGS) {
+    switch (2 * nr + nv - 2) {
+        BLOCK_CASE(block512, 1) BLOCK_CASE(block512, 2) BLOCK_CASE(block512, 3) BLOCK_CASE(block512, 4)
+        BLOCK_CASE(block512, 5) BLOCK_CASE(block512, 6) BLOCK_CASE(block512, 7) BLOCK_CASE(block512, 8)
+        BLOCK_CASE(block512, 9) BLOCK_CASE(block512, 10) BLOCK_CASE(block512, 11) BLOCK_CASE(block512, 12)
     }
 }
 
@@ -207,10 +231,16 @@ TARGET_512 static void gemm_avx512_vnni(const int8_t *rows, size_t row_stride, s
 #define TARGET_VNNI_VL __attribute__((target("avx2,avx512f,avx512vl,avx512vnni")))
 #define TARGET_AVX2 __attribute__((target("avx2")))
 
+TARGET_AVX2 static inline __m256i mask8(size_t count) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count < 8 ? count : 8)), lane);
+}
+
+TARGET_AVX2 static inline __m256i load8(const uint8_t *p) { return _mm256_loadu_si256((const __m256i *)(const void *)p); }
+
 // Eight columns of one row (lanes from `count` on are neither read nor stored).
 TARGET_AVX2 static inline void store8(const inspectd_i8_epilogue *e, __m256i sum, size_t r, size_t c, size_t count) {
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count < 8 ? count : 8)), lane);
+    __m256i mask = mask8(count);
     if (e->row_correction) sum = _mm256_sub_epi32(sum, _mm256_set1_epi32(e->row_correction[r]));
     if (e->column_correction) sum = _mm256_sub_epi32(sum, _mm256_maskload_epi32(e->column_correction + c, mask));
     if (e->raw) {
@@ -227,147 +257,117 @@ TARGET_AVX2 static inline void store8(const inspectd_i8_epilogue *e, __m256i sum
     _mm256_maskstore_ps(e->out + r * e->out_stride + c, mask, y);
 }
 
+enum { R256 = 6, R2 = 4 };
 
-enum { R256 = 6, V256 = 2 };
-
-// The AVX-VNNI block, built once per encoding: DOT is the 256-bit vpdpbusd of that encoding.
-#define VNNI256(TARGET, NAME, GEMM, DOT)                                                            \
-    TARGET __attribute__((always_inline)) static inline void NAME(                                  \
-        int nr, int nv, const int8_t *rows, size_t row_stride, size_t r0, const uint8_t *columns,   \
-        size_t column_stride, size_t c0, size_t count, size_t quads, const inspectd_i8_epilogue *e) { \
-        __m256i acc[R256][V256];                                                                    \
-        for (int i = 0; i < nr; i++)                                                                \
-            for (int v = 0; v < nv; v++) acc[i][v] = _mm256_setzero_si256();                        \
-        const int8_t *s = rows + r0 * row_stride;                                                   \
-        const uint8_t *col = columns + c0 * 4;                                                      \
-        for (size_t q = 0; q < quads; q++) {                                                        \
-            __m256i x[V256];                                                                        \
-            for (int v = 0; v < nv; v++)                                                            \
-                x[v] = _mm256_loadu_si256((const __m256i *)(col + q * column_stride * 4 + v * 32)); \
-            for (int i = 0; i < nr; i++) {                                                          \
-                __m256i w = _mm256_set1_epi32(load_quad(s + i * row_stride + 4 * q));               \
-                for (int v = 0; v < nv; v++) acc[i][v] = DOT(acc[i][v], x[v], w);                   \
-            }                                                                                       \
-        }                                                                                           \
-        for (int i = 0; i < nr; i++)                                                                \
-            for (int v = 0; v < nv; v++) {                                                          \
-                size_t done = (size_t)v * 8;                                                        \
-                if (done < count) store8(e, acc[i][v], r0 + i, c0 + done, count - done);            \
-            }                                                                                       \
-    }                                                                                               \
-    TARGET static void GEMM(const int8_t *rows, size_t row_stride, size_t first_row, size_t end_row,\
-                            const uint8_t *columns, size_t column_stride, size_t first_column,      \
-                            size_t end_column, size_t quads, const inspectd_i8_epilogue *e) {       \
-        for (size_t chunk = first_row; chunk < end_row; chunk += CHUNK_BLOCKS * R256) {             \
-        size_t chunk_end = end_row - chunk < CHUNK_BLOCKS * R256 ? end_row : chunk + CHUNK_BLOCKS * R256; \
-        for (size_t c0 = first_column; c0 < end_column; c0 += V256 * 8) {                           \
-            size_t count = end_column - c0 < V256 * 8 ? end_column - c0 : V256 * 8;                 \
-            for (size_t r0 = chunk; r0 < chunk_end; r0 += R256) {                                   \
-                int nr = chunk_end - r0 < R256 ? (int)(chunk_end - r0) : R256;                      \
-                int nv = count > 8 ? 2 : 1;                                                         \
-                switch (nr * 2 + nv - 1) {                                                          \
-                case 2: NAME(1, 1, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break; \
-                case 3: NAME(1, 2, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break; \
-                case 4: NAME(2, 1, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break; \
-                case 5: NAME(2, 2, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break; \
-                case 6: NAME(3, 1, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break; \
-                case 7: NAME(3, 2, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break; \
-                case 8: NAME(4, 1, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break; \
-                case 9: NAME(4, 2, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break; \
-                case 10: NAME(5, 1, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break; \
-                case 11: NAME(5, 2, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break; \
-                case 12: NAME(6, 1, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break; \
-                default: NAME(6, 2, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break; \
-                }                                                                                   \
-            }                                                                                       \
-        }                                                                                           \
-        }                                                                                           \
-    }
-
-VNNI256(TARGET_AVX_VNNI, block_avx_vnni, gemm_avx_vnni, _mm256_dpbusd_avx_epi32)
-VNNI256(TARGET_VNNI_VL, block_vnni_vl, gemm_vnni_vl, _mm256_dpbusd_epi32)
-
-enum { R2 = 4, V2 = 2 };
-
-TARGET_AVX2 __attribute__((always_inline))
-static inline void block_avx2(int nr, int nv, const int8_t *rows, size_t row_stride, size_t r0,
-                              const uint8_t *columns, size_t column_stride, size_t c0, size_t count, size_t quads,
-                              const inspectd_i8_epilogue *e) {
-    __m256i acc[R2][V2];
-    for (int i = 0; i < nr; i++)
-        for (int v = 0; v < nv; v++) acc[i][v] = _mm256_setzero_si256();
-    const __m256i ones = _mm256_set1_epi16(1);
-    const int8_t *s = rows + r0 * row_stride;
-    const uint8_t *col = columns + c0 * 4;
-    for (size_t q = 0; q < quads; q++) {
-        __m256i x[V2];
-        for (int v = 0; v < nv; v++) x[v] = _mm256_loadu_si256((const __m256i *)(col + q * column_stride * 4 + v * 32));
-        for (int i = 0; i < nr; i++) {
-            __m256i w = _mm256_set1_epi32(load_quad(s + i * row_stride + 4 * q));
-            __m256i magnitude = _mm256_abs_epi8(w);
-            for (int v = 0; v < nv; v++) {
-                // |s|·(v·sign s) = s·v; pairs stay within ±2·127·127, inside int16.
-                __m256i pairs = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(x[v], w));
-                acc[i][v] = _mm256_add_epi32(acc[i][v], _mm256_madd_epi16(pairs, ones));
-            }
-        }
-    }
-    for (int i = 0; i < nr; i++)
-        for (int v = 0; v < nv; v++) {
-            size_t done = (size_t)v * 8;
-            if (done < count) store8(e, acc[i][v], r0 + i, c0 + done, count - done);
-        }
+TARGET_AVX_VNNI __attribute__((always_inline)) static inline void block_avx_vnni(RUNNER_ARGS) {
+    BLOCK_BODY(__m256i, R256, load8, _mm256_setzero_si256, _mm256_set1_epi32,
+               _mm256_dpbusd_avx_epi32, store8)
 }
 
-TARGET_AVX2 static void gemm_avx2(const int8_t *rows, size_t row_stride, size_t first_row, size_t end_row,
-                                  const uint8_t *columns, size_t column_stride, size_t first_column,
-                                  size_t end_column, size_t quads, const inspectd_i8_epilogue *e) {
-    for (size_t chunk = first_row; chunk < end_row; chunk += CHUNK_BLOCKS * R2) {
-        size_t chunk_end = end_row - chunk < CHUNK_BLOCKS * R2 ? end_row : chunk + CHUNK_BLOCKS * R2;
-        for (size_t c0 = first_column; c0 < end_column; c0 += V2 * 8) {
-            size_t count = end_column - c0 < V2 * 8 ? end_column - c0 : V2 * 8;
-            for (size_t r0 = chunk; r0 < chunk_end; r0 += R2) {
-                int nr = chunk_end - r0 < R2 ? (int)(chunk_end - r0) : R2;
-                int nv = count > 8 ? 2 : 1;
-                switch (nr * 2 + nv - 1) {
-                case 2: block_avx2(1, 1, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break;
-                case 3: block_avx2(1, 2, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break;
-                case 4: block_avx2(2, 1, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break;
-                case 5: block_avx2(2, 2, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break;
-                case 6: block_avx2(3, 1, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break;
-                case 7: block_avx2(3, 2, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break;
-                case 8: block_avx2(4, 1, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break;
-                default: block_avx2(4, 2, rows, row_stride, r0, columns, column_stride, c0, count, quads, e); break;
-                }
-            }
-        }
+TARGET_AVX_VNNI static void run_avx_vnni(RUNNER_ARGS) {
+    switch (2 * nr + nv - 2) {
+        BLOCK_CASE(block_avx_vnni, 1) BLOCK_CASE(block_avx_vnni, 2) BLOCK_CASE(block_avx_vnni, 3)
+        BLOCK_CASE(block_avx_vnni, 4) BLOCK_CASE(block_avx_vnni, 5) BLOCK_CASE(block_avx_vnni, 6)
+    }
+}
+
+TARGET_VNNI_VL __attribute__((always_inline)) static inline void block_vnni_vl(RUNNER_ARGS) {
+    BLOCK_BODY(__m256i, R256, load8, _mm256_setzero_si256, _mm256_set1_epi32,
+               _mm256_dpbusd_epi32, store8)
+}
+
+TARGET_VNNI_VL static void run_vnni_vl(RUNNER_ARGS) {
+    switch (2 * nr + nv - 2) {
+        BLOCK_CASE(block_vnni_vl, 1) BLOCK_CASE(block_vnni_vl, 2) BLOCK_CASE(block_vnni_vl, 3)
+        BLOCK_CASE(block_vnni_vl, 4) BLOCK_CASE(block_vnni_vl, 5) BLOCK_CASE(block_vnni_vl, 6)
+    }
+}
+
+// |s|·(v·sign s) = s·v, and a pair of such products stays within ±2·127·127, inside int16.
+TARGET_AVX2 static inline __m256i dot_avx2(__m256i acc, __m256i x, __m256i w) {
+    __m256i pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+TARGET_AVX2 __attribute__((always_inline)) static inline void block_avx2(RUNNER_ARGS) {
+    BLOCK_BODY(__m256i, R2, load8, _mm256_setzero_si256, _mm256_set1_epi32, dot_avx2, store8)
+}
+
+TARGET_AVX2 static void run_avx2(RUNNER_ARGS) {
+    switch (2 * nr + nv - 2) {
+        BLOCK_CASE(block_avx2, 1) BLOCK_CASE(block_avx2, 2) BLOCK_CASE(block_avx2, 3) BLOCK_CASE(block_avx2, 4)
     }
 }
 
 #endif
+
+// The block runner of `path` and its rows and columns per block.
+static block_runner runner(inspectd_i8_path path, int *block_rows, size_t *lanes) {
+#ifdef INSPECTD_HAVE_X86
+    switch (path) {
+    case INSPECTD_I8_AVX512_VNNI:
+        *block_rows = R512, *lanes = 16;
+        return run512;
+    case INSPECTD_I8_AVX_VNNI:
+        *block_rows = R256, *lanes = 8;
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avxvnni") ? run_avx_vnni : run_vnni_vl;
+    case INSPECTD_I8_AVX2:
+        *block_rows = R2, *lanes = 8;
+        return run_avx2;
+    default:
+        break;
+    }
+#endif
+    (void)path;
+    *block_rows = 4, *lanes = 8;
+    return run_portable;
+}
+
+size_t inspectd_i8_lanes(inspectd_i8_path path) {
+    int block_rows;
+    size_t lanes;
+    runner(path, &block_rows, &lanes);
+    return lanes;
+}
 
 void inspectd_i8_gemm(inspectd_i8_path path, const int8_t *rows, size_t row_stride, size_t first_row, size_t end_row,
                       const uint8_t *columns, size_t column_stride, size_t first_column, size_t end_column,
                       size_t quads, const inspectd_i8_epilogue *e) {
     if (first_row >= end_row || first_column >= end_column) return;
-#ifdef INSPECTD_HAVE_X86
-    switch (path) {
-    case INSPECTD_I8_AVX512_VNNI:
-        gemm_avx512_vnni(rows, row_stride, first_row, end_row, columns, column_stride, first_column, end_column, quads, e);
-        return;
-    case INSPECTD_I8_AVX_VNNI:
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avxvnni"))
-            gemm_avx_vnni(rows, row_stride, first_row, end_row, columns, column_stride, first_column, end_column, quads, e);
-        else
-            gemm_vnni_vl(rows, row_stride, first_row, end_row, columns, column_stride, first_column, end_column, quads, e);
-        return;
-    case INSPECTD_I8_AVX2:
-        gemm_avx2(rows, row_stride, first_row, end_row, columns, column_stride, first_column, end_column, quads, e);
-        return;
-    default:
-        break;
+    int block_rows;
+    size_t lanes;
+    block_runner run = runner(path, &block_rows, &lanes);
+    const size_t no_offset = 0;
+    column_source src = {columns, &no_offset, 1, quads, column_stride * 4};
+    size_t count = (end_column - first_column + lanes - 1) / lanes;
+    segment *segments = malloc(count * sizeof *segments);
+    if (!segments) abort();
+    for (size_t i = 0; i < count; i++) {
+        size_t c = first_column + i * lanes;
+        segments[i] = (segment){c * 4, c, end_column - c < lanes ? end_column - c : lanes};
     }
-#endif
-    gemm_portable(rows, row_stride, first_row, end_row, columns, column_stride, first_column, end_column, quads, e);
+    drive(run, block_rows, rows, row_stride, first_row, end_row, &src, segments, count, e);
+    free(segments);
+}
+
+void inspectd_i8_conv3x3(inspectd_i8_path path, const int8_t *rows, size_t row_stride, size_t first_row,
+                         size_t end_row, const uint8_t *padded, size_t channel_quads, size_t height, size_t width,
+                         size_t first_y, size_t end_y, const inspectd_i8_epilogue *e) {
+    if (first_row >= end_row || first_y >= end_y) return;
+    int block_rows;
+    size_t lanes;
+    block_runner run = runner(path, &block_rows, &lanes);
+    size_t pw = width + 2;
+    size_t taps[9];
+    for (size_t t = 0; t < 9; t++) taps[t] = ((t / 3) * pw + t % 3) * 4;
+    column_source src = {padded, taps, 9, channel_quads, (height + 2) * pw * 4};
+    size_t per_row = (width + lanes - 1) / lanes, count = (end_y - first_y) * per_row;
+    segment *segments = malloc(count * sizeof *segments);
+    if (!segments) abort();
+    for (size_t y = first_y, i = 0; y < end_y; y++)
+        for (size_t x = 0; x < width; x += lanes, i++)
+            segments[i] = (segment){(y * pw + x) * 4, y * width + x, width - x < lanes ? width - x : lanes};
+    drive(run, block_rows, rows, row_stride, first_row, end_row, &src, segments, count, e);
+    free(segments);
 }

@@ -59,6 +59,33 @@ void inspectd_i8_quantize_planes(const float *x, size_t channels, size_t positio
     }
 }
 
+INSPECTD_CLONES
+void inspectd_i8_quantize_padded(const float *x, size_t channels, size_t height, size_t width, float inverse_scale,
+                                 int32_t zero_point, int32_t offset, size_t first_quad, size_t end_quad, uint8_t *out) {
+    uint8_t zero = (uint8_t)(zero_point + offset);
+    size_t pw = width + 2, plane = (height + 2) * pw;
+    for (size_t q = first_quad; q < end_quad; q++) {
+        uint8_t *dst = out + q * plane * 4;
+        memset(dst, zero, pw * 4);
+        memset(dst + (height + 1) * pw * 4, zero, pw * 4);
+        for (size_t y = 0; y < height; y++) {
+            uint8_t *row = dst + (y + 1) * pw * 4;
+            memset(row, zero, 4);
+            memset(row + (width + 1) * 4, zero, 4);
+            for (size_t j = 0; j < 4; j++) {
+                size_t c = 4 * q + j;
+                if (c >= channels) {
+                    for (size_t i = 0; i < width; i++) row[(i + 1) * 4 + j] = zero;
+                    continue;
+                }
+                const float *src = x + (c * height + y) * width;
+                for (size_t i = 0; i < width; i++)
+                    row[(i + 1) * 4 + j] = (uint8_t)(quantize(src[i], inverse_scale, zero_point) + offset);
+            }
+        }
+    }
+}
+
 void inspectd_i8_patches(const uint8_t *planes, size_t channel_quads, size_t plane_stride, size_t height, size_t width,
                          size_t kh, size_t kw, size_t stride, size_t pad_top, size_t pad_left,
                          size_t out_height, size_t out_width, uint8_t fill, size_t column_stride, uint8_t *out) {

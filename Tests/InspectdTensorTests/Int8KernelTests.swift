@@ -1,4 +1,5 @@
 import CInspectdKernels
+import Foundation
 import InspectdTesting
 import Testing
 @testable import InspectdTensor
@@ -147,6 +148,12 @@ private let int8ConvCases = [
     Int8ConvCase(input: [8, 19, 4, 4], outChannels: 12, kernel: 1, stride: 1, padding: .zero, relu6: false),
     Int8ConvCase(input: [1, 4, 1, 1], outChannels: 3, kernel: 1, stride: 1, padding: .zero, relu6: true),
     Int8ConvCase(input: [1, 6, 10, 10], outChannels: 8, kernel: 5, stride: 2, padding: .same(kernel: 5, stride: 2, height: 10, width: 10), relu6: false),
+    // Widths for the direct kernel: whole vectors of 8 and 16, a masked tail, two rows per pair.
+    Int8ConvCase(input: [2, 7, 3, 16], outChannels: 14, kernel: 3, stride: 1, padding: Padding2d(1), relu6: false),
+    Int8ConvCase(input: [1, 9, 5, 12], outChannels: 25, kernel: 3, stride: 1, padding: Padding2d(1), relu6: true),
+    Int8ConvCase(input: [3, 4, 4, 8], outChannels: 6, kernel: 3, stride: 1, padding: Padding2d(1), relu6: false),
+    Int8ConvCase(input: [1, 5, 3, 32], outChannels: 13, kernel: 3, stride: 1, padding: Padding2d(1), relu6: false),
+    Int8ConvCase(input: [8, 3, 2, 20], outChannels: 4, kernel: 3, stride: 1, padding: Padding2d(1), relu6: false),
 ]
 
 @Suite("Int8 layers")
@@ -178,9 +185,19 @@ struct Int8LayerTests {
         for path in paths {
             let layer = Int8Convolution(weights: weights, bias: bias, stride: c.stride, padding: c.padding,
                                         activation: c.relu6 ? .relu6 : .none, input: scale, path: path)
+            layouts.record(layer.layout(g), path)
             let y = layer(x)
             #expect(y.shape == g.outputShape)
             #expect(y.data.map(\.bitPattern) == expected.map(\.bitPattern), "\(path)")
+        }
+    }
+
+    @Test("the cases above reach every way of laying out the input, on every path",
+          .serialized, arguments: [0])
+    func everyLayoutTested(_: Int) {
+        for c in int8ConvCases { convolution(c) }
+        for path in paths {
+            #expect(layouts.seen(path) == [.planes, .direct3x3, .patches], "\(path)")
         }
     }
 
@@ -242,6 +259,16 @@ struct Int8LayerTests {
         for (a, b) in zip(q.dequantised().data, w.data) { #expect(abs(a - b) <= 2 / 127 / 2 + 1e-7) }
     }
 }
+
+/// Which input layouts the convolution tests used, per path.
+private final class LayoutLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var used: [Int8Path: Set<Int8Convolution.Layout>] = [:]
+    func record(_ layout: Int8Convolution.Layout, _ path: Int8Path) { lock.withLock { _ = used[path, default: []].insert(layout) } }
+    func seen(_ path: Int8Path) -> Set<Int8Convolution.Layout> { lock.withLock { used[path] ?? [] } }
+}
+
+private let layouts = LayoutLog()
 
 private func relativeRMS(_ a: Tensor, _ b: Tensor) -> Float {
     let error = zip(a.data, b.data).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }

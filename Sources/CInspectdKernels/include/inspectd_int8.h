@@ -46,6 +46,10 @@ const char *inspectd_i8_path_name(inspectd_i8_path path);
 /// which the caller subtracts through the epilogue's row correction.
 int32_t inspectd_i8_column_offset(inspectd_i8_path path);
 
+/// Columns per vector on `path` (16 on AVX-512 VNNI, 8 elsewhere): the direct convolution computes
+/// each output row in vectors of this many positions.
+size_t inspectd_i8_lanes(inspectd_i8_path path);
+
 /// Packed columns come in groups of this many: a packed operand's column_stride is a multiple of it.
 #define INSPECTD_I8_COLUMN_GROUP 16
 
@@ -84,6 +88,15 @@ void inspectd_i8_gemm(inspectd_i8_path path, const int8_t *rows, size_t row_stri
                       const uint8_t *columns, size_t column_stride, size_t first_column, size_t end_column,
                       size_t quads, const inspectd_i8_epilogue *epilogue);
 
+/// A 3x3 convolution with stride 1 and one pixel of zero padding, without patches: `padded` holds
+/// the image from `inspectd_i8_quantize_padded` (channel_quads quads of (height + 2) × (width + 2)
+/// columns, then 64 bytes of slack that vectors running past the last row may read), `rows` the weights as for `inspectd_i8_patches` (k over taps, then channels). Computes
+/// output channels first_row..<end_row of output rows first_y..<end_y; output column
+/// y · width + x, so the epilogue's out_stride is height · width.
+void inspectd_i8_conv3x3(inspectd_i8_path path, const int8_t *rows, size_t row_stride, size_t first_row,
+                         size_t end_row, const uint8_t *padded, size_t channel_quads, size_t height, size_t width,
+                         size_t first_y, size_t end_y, const inspectd_i8_epilogue *e);
+
 /// One float to its quantised value: clamp(nearbyint(x · inverse_scale) + zero_point, −127, 127).
 /// Every quantiser below rounds exactly so (ties to even).
 int32_t inspectd_i8_quantize(float x, float inverse_scale, int32_t zero_point);
@@ -101,6 +114,13 @@ void inspectd_i8_quantize_rows(const float *x, size_t rows, size_t cols, size_t 
 void inspectd_i8_quantize_planes(const float *x, size_t channels, size_t positions, float inverse_scale,
                                  int32_t zero_point, int32_t offset, size_t column_stride,
                                  size_t first_quad, size_t end_quad, uint8_t *out);
+
+/// Quantises planes x [channels, height, width] with a border of one zero-point pixel for
+/// `inspectd_i8_conv3x3`: out[((q · (height + 2) + y + 1) · (width + 2) + x + 1) · 4 + j] = quantised
+/// x[4q + j, y, x] + offset; the border and channels past the last quad's end hold the zero point
+/// (+ offset). Packs quads first_quad..<end_quad.
+void inspectd_i8_quantize_padded(const float *x, size_t channels, size_t height, size_t width, float inverse_scale,
+                                 int32_t zero_point, int32_t offset, size_t first_quad, size_t end_quad, uint8_t *out);
 
 /// The packed columns of a convolution's patches from its input already packed by
 /// `inspectd_i8_quantize_planes` (`planes`: channel_quads quads, a column per input position,

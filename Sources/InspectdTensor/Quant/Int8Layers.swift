@@ -73,34 +73,62 @@ public final class Int8Convolution: @unchecked Sendable {
                   activation: activation, input: input, path: path)
     }
 
+    /// How the columns of an image reach the kernel.
+    enum Layout: Equatable {
+        /// A 1x1 convolution: its quantised planes are its columns.
+        case planes
+        /// A 3x3 stride-1 convolution over a zero-bordered copy, no patches written.
+        case direct3x3
+        /// Everything else: the patch matrix gathered from the quantised planes.
+        case patches
+    }
+
+    /// The direct kernel computes rows in vectors of the path's lanes; on maps narrower than three
+    /// quarters of the vectors it needs, gathering patches wastes less.
+    func layout(_ g: ConvGeometry) -> Layout {
+        if g.isPointwise { return .planes }
+        let lanes = Int(inspectd_i8_lanes(path.kernel)), vectors = (g.width + lanes - 1) / lanes
+        if g.kernelH == 3 && g.kernelW == 3 && g.stride == 1 && g.padding == Padding2d(1) && 4 * g.width >= 3 * lanes * vectors {
+            return .direct3x3
+        }
+        return .patches
+    }
+
     /// x [N, in, H, W] → [N, out, H', W'].
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let g = ConvGeometry(input: x.shape, weight: weights.shape, stride: stride, padding: padding, groups: 1)
+        let layout = layout(g)
         let planeStride = roundUp(g.inPlane, group), columnStride = roundUp(g.outPlane, group)
-        let pointwise = g.isPointwise
         let offset = path.columnOffset
         let fill = UInt8(truncatingIfNeeded: input.zeroPoint + offset)
-        let planeBytes = channelQuads * planeStride * 4, patchBytes = pointwise ? 0 : quads * columnStride * 4
+        // Per image: the quantised input, and the patches where they are gathered.
+        let inputBytes = layout == .direct3x3 ? channelQuads * (g.height + 2) * (g.width + 2) * 4 + 64 : channelQuads * planeStride * 4
+        let patchBytes = layout == .patches ? quads * columnStride * 4 : 0
         return Tensor(shape: g.outputShape) { y in
             x.data.withUnsafeBufferPointer { px in
                 rows.withUnsafeBufferPointer { rows in
                     rowScale.withUnsafeBufferPointer { scale in
                         rowCorrection.withUnsafeBufferPointer { correction in
                             Tensor.withOptionalPointer(bias) { bias in
-                                // The columns of image n: its quantised planes (a 1x1 convolution's
-                                // columns as they are) or the patches gathered from them.
-                                func columns(_ n: Int, _ planes: UnsafeMutablePointer<UInt8>,
-                                             _ patches: UnsafeMutablePointer<UInt8>) -> UnsafePointer<UInt8> {
-                                    inspectd_i8_quantize_planes(px.baseAddress! + n * g.inChannels * g.inPlane, g.inChannels,
-                                                                g.inPlane, input.inverse, input.zeroPoint, offset,
-                                                                planeStride, 0, channelQuads, planes)
-                                    guard !pointwise else { return UnsafePointer(planes) }
-                                    inspectd_i8_patches(planes, channelQuads, planeStride, g.height, g.width, g.kernelH, g.kernelW,
-                                                        stride, padding.top, padding.left, g.outHeight, g.outWidth, fill,
-                                                        columnStride, patches)
-                                    return UnsafePointer(patches)
+                                func prepare(_ n: Int, _ quantised: UnsafeMutablePointer<UInt8>, _ patches: UnsafeMutablePointer<UInt8>) {
+                                    let image = px.baseAddress! + n * g.inChannels * g.inPlane
+                                    if layout == .direct3x3 {
+                                        inspectd_i8_quantize_padded(image, g.inChannels, g.height, g.width, input.inverse,
+                                                                    input.zeroPoint, offset, 0, channelQuads, quantised)
+                                        return
+                                    }
+                                    inspectd_i8_quantize_planes(image, g.inChannels, g.inPlane, input.inverse, input.zeroPoint,
+                                                                offset, planeStride, 0, channelQuads, quantised)
+                                    if layout == .patches {
+                                        inspectd_i8_patches(quantised, channelQuads, planeStride, g.height, g.width, g.kernelH,
+                                                            g.kernelW, stride, padding.top, padding.left, g.outHeight,
+                                                            g.outWidth, fill, columnStride, patches)
+                                    }
                                 }
-                                func multiply(_ n: Int, _ columns: UnsafePointer<UInt8>, _ range: Range<Int>) {
+                                // Output image n, the part `share` of `parts` (output rows for the
+                                // direct kernel, column groups otherwise).
+                                func multiply(_ n: Int, _ quantised: UnsafePointer<UInt8>, _ patches: UnsafePointer<UInt8>,
+                                              _ share: Range<Int>) {
                                     var e = inspectd_i8_epilogue()
                                     e.row_correction = correction.baseAddress
                                     e.row_scale = scale.baseAddress
@@ -108,23 +136,32 @@ public final class Int8Convolution: @unchecked Sendable {
                                     e.activation = activation.int8Epilogue
                                     e.out = y.baseAddress! + n * g.outChannels * g.outPlane
                                     e.out_stride = g.outPlane
-                                    inspectd_i8_gemm(path.kernel, rows.baseAddress, quads * 4, 0, g.outChannels,
-                                                     columns, columnStride, range.lowerBound, range.upperBound, quads, &e)
+                                    switch layout {
+                                    case .direct3x3:
+                                        inspectd_i8_conv3x3(path.kernel, rows.baseAddress, quads * 4, 0, g.outChannels, quantised,
+                                                            channelQuads, g.height, g.width, share.lowerBound, share.upperBound, &e)
+                                    case .planes, .patches:
+                                        inspectd_i8_gemm(path.kernel, rows.baseAddress, quads * 4, 0, g.outChannels,
+                                                         layout == .planes ? quantised : patches, columnStride,
+                                                         share.lowerBound * group, min(g.outPlane, share.upperBound * group), quads, &e)
+                                    }
                                 }
+                                let parts = layout == .direct3x3 ? g.outHeight : columnStride / group
                                 if g.batch >= Engine.threads {
                                     Engine.parallelRanges(g.batch) { _, images in
-                                        withByteBuffers(planeBytes, patchBytes) { planes, patches in
-                                            for n in images { multiply(n, columns(n, planes, patches), 0..<g.outPlane) }
+                                        withByteBuffers(inputBytes, patchBytes) { quantised, patches in
+                                            for n in images {
+                                                prepare(n, quantised, patches)
+                                                multiply(n, quantised, patches, 0..<parts)
+                                            }
                                         }
                                     }
                                 } else {
-                                    // Fewer images than threads: each image's columns split between them.
-                                    withByteBuffers(planeBytes, patchBytes) { planes, patches in
+                                    // Fewer images than threads: each image's outputs split between them.
+                                    withByteBuffers(inputBytes, patchBytes) { quantised, patches in
                                         for n in 0..<g.batch {
-                                            let cols = columns(n, planes, patches)
-                                            Engine.parallelRanges(columnStride / group) { _, groups in
-                                                multiply(n, cols, (groups.lowerBound * group)..<min(g.outPlane, groups.upperBound * group))
-                                            }
+                                            prepare(n, quantised, patches)
+                                            Engine.parallelRanges(parts) { _, share in multiply(n, quantised, patches, share) }
                                         }
                                     }
                                 }
