@@ -34,12 +34,13 @@ struct Bench: ParsableCommand {
     var json = false
 
     @OptionGroup var scoring: ScoringOptions
+    @OptionGroup var precisionOption: PrecisionOption
     @OptionGroup var engine: EngineOptions
 
     func run() throws {
         engine.apply()
         let (backbone, record) = try loadBackbone()
-        let detector = try Detector(folder: ModelFolder(URL(fileURLWithPath: model)), backbone: backbone)
+        let detector = try precisionOption.detector(model: model, backbone: backbone)
         let set = try ProductImages(product: "bench", folder: images, holdoutFraction: 0)
         let frames = try set.all.prefix(limit).map { try Image(contentsOfFile: $0) }
         let settings = try scoring.applied(to: detector.manifest)

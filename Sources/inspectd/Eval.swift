@@ -22,6 +22,7 @@ struct Eval: ParsableCommand {
     var json = false
 
     @OptionGroup var scoring: ScoringOptions
+    @OptionGroup var precisionOption: PrecisionOption
     @OptionGroup var engine: EngineOptions
 
     func run() throws {
@@ -36,7 +37,7 @@ struct Eval: ParsableCommand {
             }
         }
         let (backbone, _) = try loadBackbone()
-        let detector = try Detector(folder: ModelFolder(URL(fileURLWithPath: model)), backbone: backbone)
+        let detector = try precisionOption.detector(model: model, backbone: backbone)
         let evaluator = Evaluator(detector: detector, settings: try scoring.applied(to: detector.manifest))
         let sources = chosen ?? [detector.manifest.scoring.source]
         if let warning = detector.manifest.calibrationWarning { note("warning: model \(model): \(warning)") }

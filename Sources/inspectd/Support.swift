@@ -15,6 +15,21 @@ struct EngineOptions: ParsableArguments {
     }
 }
 
+/// Which precision scoring computes in.
+struct PrecisionOption: ParsableArguments {
+    @Option(help: "fp32 or int8: int8 runs the AMN's linear layers and the U-Net's convolutions on the model's int8 layers ('inspectd quantize' makes them; a model without them scores in fp32, with a warning).")
+    var precision: Precision = .fp32
+
+    /// The detector of the model in `model`, in the chosen precision; says so when it cannot be int8.
+    func detector(model: String, backbone: EfficientNetLite0) throws -> Detector {
+        let detector = try Detector(folder: ModelFolder(URL(fileURLWithPath: model)), backbone: backbone, precision: precision)
+        if let warning = detector.precisionWarning { note("warning: \(warning)") }
+        return detector
+    }
+}
+
+extension Precision: ExpressibleByArgument {}
+
 /// Overrides of the model's scoring settings, for measuring (ablations, benchmarks); the daemon
 /// and `score` always use what the model folder says.
 struct ScoringOptions: ParsableArguments {

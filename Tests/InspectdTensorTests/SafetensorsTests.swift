@@ -45,6 +45,21 @@ private func floatBytes(_ values: [Float]) -> [UInt8] { values.withUnsafeBytes(A
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path) == ["model.safetensors"])
     }
 
+    @Test func int8TensorsAreStoredAsOneByteEach() throws {
+        let weights = Tensor(shape: [2, 3], data: [-127, -1, 0, 1, 64, 127]), scales = Tensor(shape: [2], data: [0.5, 0.25])
+        let bytes = try Safetensors.encode(["w": weights, "w.scale": scales], int8: ["w"])
+        let header = String(decoding: bytes[8..<(8 + Int(bytes[0]))], as: UTF8.self)
+        #expect(header.contains(#""w":{"dtype":"I8","shape":[2,3],"data_offsets":[0,6]}"#))
+        #expect(header.contains(#""w.scale":{"dtype":"F32","shape":[2],"data_offsets":[6,14]}"#))
+        #expect(Array(bytes.suffix(14).prefix(6)) == [0x81, 0xFF, 0, 1, 64, 127])
+        let read = try Safetensors.decode(bytes).tensors
+        #expect(read["w"]?.data == weights.data && read["w.scale"]?.data == scales.data)
+        // Only whole numbers in the byte's range can be stored so.
+        #expect(throws: CheckpointError.self) { try Safetensors.encode(["w": Tensor(shape: [1], data: [0.5])], int8: ["w"]) }
+        #expect(throws: CheckpointError.self) { try Safetensors.encode(["w": Tensor(shape: [1], data: [128])], int8: ["w"]) }
+        #expect(throws: CheckpointError.self) { try Safetensors.encode(["w": weights], int8: ["v"]) }
+    }
+
     @Test func overwriteReplacesTheWholeFile() throws {
         let scratch = try ScratchDirectory()
         let url = scratch.url.appendingPathComponent("model.safetensors")

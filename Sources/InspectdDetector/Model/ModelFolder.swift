@@ -14,6 +14,7 @@ public struct ModelFolder: Sendable {
     public static let manifestName = "manifest.json"
     public static let weightsName = "weights.safetensors"
     public static let basesName = "bases.safetensors"
+    public static let int8Name = "int8.safetensors"
 
     public let url: URL
 
@@ -22,6 +23,7 @@ public struct ModelFolder: Sendable {
     public var manifestURL: URL { url.appendingPathComponent(Self.manifestName) }
     public var weightsURL: URL { url.appendingPathComponent(Self.weightsName) }
     public var basesURL: URL { url.appendingPathComponent(Self.basesName) }
+    public var int8URL: URL { url.appendingPathComponent(Self.int8Name) }
     public var exists: Bool { FileManager.default.fileExists(atPath: manifestURL.path) }
 
     /// What loading a model found wrong; names the file and says what was expected.
@@ -141,10 +143,12 @@ public struct ModelFolder: Sendable {
 
     /// Writes the model. With `subspaces`, the bases file too, and the manifest's continual record
     /// gets their SHA-256 and ranks; without them a continual record is dropped (no file backs it).
-    /// Returns the manifest as written.
+    /// The int8 layers' record is dropped too unless `sameWeights` says the network is the one they
+    /// were made from (a recalibration). Returns the manifest as written.
     @discardableResult
     public func save(manifest: ModelManifest, network: CDADNetwork, statistics: LatentStatistics,
-                     residuals: [String: NormalResiduals], subspaces: ProtectedSubspaces? = nil) throws -> ModelManifest {
+                     residuals: [String: NormalResiduals], subspaces: ProtectedSubspaces? = nil,
+                     sameWeights: Bool = false) throws -> ModelManifest {
         var manifest = manifest
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         if let subspaces, manifest.continual != nil {
@@ -162,6 +166,7 @@ public struct ModelFolder: Sendable {
         } else {
             manifest.continual = nil
         }
+        if !sameWeights { manifest.quantisation = nil }
         var tensors = network.parameterDictionary
         for (name, tensor) in statistics.tensors { tensors[name] = tensor }
         for (product, levels) in residuals where manifest.products[product] != nil {
@@ -171,6 +176,64 @@ public struct ModelFolder: Sendable {
                               to: weightsURL)
         try writeManifest(manifest)
         return manifest
+    }
+
+    /// Writes the int8 layers beside the weights and records them in the manifest (returned as
+    /// written): per layer `<weight>` (I8, the weight's shape), `<weight>.scale` (F32, one per
+    /// output channel) and `<weight>.input` (F32 [2]: the input's scale and zero point).
+    @discardableResult
+    public func saveInt8(_ layers: [String: Int8Layer], record: QuantisationRecord, manifest: ModelManifest) throws -> ModelManifest {
+        var tensors: [String: Tensor] = [:]
+        for (name, layer) in layers {
+            tensors[name] = Tensor(shape: layer.weights.shape, data: layer.weights.values.map { Float($0) })
+            tensors[name + ".scale"] = Tensor(shape: [layer.weights.scales.count], data: layer.weights.scales)
+            tensors[name + ".input"] = Tensor(shape: [2], data: [layer.input.scale, Float(layer.input.zeroPoint)])
+        }
+        let bytes = try Safetensors.encode(tensors, metadata: ["format": "inspectd-int8", "format_version": "\(ModelManifest.currentFormat)"],
+                                           int8: Set(layers.keys))
+        try AtomicFile.write(bytes, to: int8URL)
+        var manifest = manifest
+        var record = record
+        record.int8SHA256 = SHA256.hex(bytes)
+        record.layers = layers.keys.sorted()
+        manifest.quantisation = record
+        try writeManifest(manifest)
+        return manifest
+    }
+
+    /// The int8 layers the manifest records, checked against its SHA-256 and the network; nil when
+    /// the model has none.
+    public func loadInt8(_ manifest: ModelManifest, network: CDADNetwork) throws -> [String: Int8Layer]? {
+        guard let record = manifest.quantisation else { return nil }
+        let digest: String
+        do {
+            digest = try SHA256.hex(ofFile: int8URL)
+        } catch {
+            throw Failure(path: int8URL.path, reason: "cannot read the int8 layers the manifest lists (\(error))")
+        }
+        guard digest == record.int8SHA256 else {
+            throw Failure(path: int8URL.path, reason: "SHA-256 \(digest.prefix(12)) is not the \(record.int8SHA256.prefix(12)) "
+                          + "the manifest records: the file is damaged or belongs to other weights ('inspectd quantize' remakes it)")
+        }
+        let (tensors, _) = try Safetensors.read(from: int8URL)
+        let parameters = network.parameterDictionary
+        var layers: [String: Int8Layer] = [:]
+        for name in record.layers {
+            guard let weight = parameters[name] else {
+                throw Failure(path: manifestURL.path, reason: "quantisation.layers names '\(name)', which is not a weight of the network")
+            }
+            guard let values = tensors[name], values.shape == weight.shape,
+                  let scales = tensors[name + ".scale"], scales.shape == [weight.shape[0]],
+                  let input = tensors[name + ".input"], input.shape == [2],
+                  values.data.allSatisfy({ $0 >= -127 && $0 <= 127 }), scales.data.allSatisfy({ $0 > 0 && $0.isFinite }),
+                  input.data[0] > 0, input.data[0].isFinite, (-127...127).contains(input.data[1]) else {
+                throw Failure(path: int8URL.path, reason: "'\(name)' is missing, mis-shaped (the weight is \(weight.shape)) or out of range, "
+                              + "or its '.scale' / '.input' tensors are")
+            }
+            layers[name] = Int8Layer(weights: Int8Weights(shape: values.shape, values: values.data.map { Int8($0) }, scales: scales.data),
+                                     input: Int8Scale(scale: input.data[0], zeroPoint: Int32(input.data[1])))
+        }
+        return layers
     }
 
     public func writeManifest(_ manifest: ModelManifest) throws {

@@ -19,6 +19,9 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     /// The protected subspaces of continual learning; absent in a model made before they existed,
     /// or whose products were all trained without projection.
     public var continual: ContinualRecord?
+    /// The int8 form of the network's layers (`int8.safetensors`); absent until the model is
+    /// quantised, and dropped whenever its weights are written again.
+    public var quantisation: QuantisationRecord?
 
     public init(network: CDADConfig, resolution: Int, scoring: ScoringSettings, backbone: BackboneRecord) {
         formatVersion = Self.currentFormat
@@ -32,7 +35,7 @@ public struct ModelManifest: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version"
-        case network, resolution, scoring, products, training, backbone, continual
+        case network, resolution, scoring, products, training, backbone, continual, quantisation
     }
 
     /// What whoever loads the model to score should be told about its calibration, or nil. A model
@@ -44,6 +47,32 @@ public struct ModelManifest: Codable, Sendable, Equatable {
         return "its calibration (residual levels, thresholds) was fitted on the per-frame scoring noise of earlier versions; "
             + "frames are now scored from the fixed noise of seed \(scoring.noiseSeedInUse), so scores may sit slightly off their "
             + "thresholds until 'inspectd calibrate' refits them and records the seed"
+    }
+}
+
+/// How the int8 layers were made: how many normal images calibrated their input ranges, from which
+/// products, and the SHA-256 of the file that holds them.
+public struct QuantisationRecord: Codable, Sendable, Equatable {
+    /// "int8": weights symmetric per output channel, inputs asymmetric per tensor over their range.
+    public var method: String
+    public var calibrationImages: Int
+    public var products: [String]
+    public var int8SHA256: String
+    /// Weight names of the quantised layers.
+    public var layers: [String]
+
+    public init(method: String = "int8", calibrationImages: Int, products: [String], int8SHA256: String = "", layers: [String] = []) {
+        self.method = method
+        self.calibrationImages = calibrationImages
+        self.products = products
+        self.int8SHA256 = int8SHA256
+        self.layers = layers
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case method, products, layers
+        case calibrationImages = "calibration_images"
+        case int8SHA256 = "int8_sha256"
     }
 }
 

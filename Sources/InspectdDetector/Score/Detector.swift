@@ -18,23 +18,42 @@ public final class Detector: @unchecked Sendable {
     public let residuals: [String: NormalResiduals]
     /// The noise of the manifest's seed, drawn once: every scoring call reuses it.
     let noise: ScoringNoise
+    /// The int8 layers scoring runs on; nil scores in Float32.
+    public let quantised: QuantisedLayers?
+    /// Why a detector asked for int8 scores in Float32 (the model has no int8 layers), or nil.
+    public let precisionWarning: String?
+
+    public var precision: Precision { quantised == nil ? .fp32 : .int8 }
 
     public init(manifest: ModelManifest, network: CDADNetwork, statistics: LatentStatistics, extractor: LatentExtractor,
-                residuals: [String: NormalResiduals] = [:]) {
+                residuals: [String: NormalResiduals] = [:], quantised: QuantisedLayers? = nil, precisionWarning: String? = nil) {
         self.manifest = manifest
         self.network = network
         self.statistics = statistics
         self.extractor = extractor
         self.residuals = residuals
+        self.quantised = quantised
+        self.precisionWarning = precisionWarning
         noise = ScoringNoise(seed: manifest.scoring.noiseSeedInUse,
                              shape: [manifest.network.latentChannels, extractor.latentSide, extractor.latentSide])
     }
 
-    public convenience init(folder: ModelFolder, backbone: EfficientNetLite0) throws {
+    /// The model in `folder`, scoring in `precision`: int8 on the model's int8 layers, or Float32
+    /// with `precisionWarning` set when it has none.
+    public convenience init(folder: ModelFolder, backbone: EfficientNetLite0, precision: Precision = .fp32) throws {
         let model = try folder.load(bases: false)
+        var quantised: QuantisedLayers?
+        var warning: String?
+        if precision == .int8 {
+            if let layers = try folder.loadInt8(model.manifest, network: model.network) {
+                quantised = try QuantisedLayers(network: model.network, layers: layers)
+            } else {
+                warning = "\(folder.url.path) has no int8 layers, so it scores in fp32 ('inspectd quantize --model \(folder.url.path)' makes them)"
+            }
+        }
         self.init(manifest: model.manifest, network: model.network, statistics: model.statistics,
                   extractor: LatentExtractor(backbone: backbone, resolution: model.manifest.resolution),
-                  residuals: model.residuals)
+                  residuals: model.residuals, quantised: quantised, precisionWarning: warning)
     }
 
     /// Maps and scores of one frame, at the model resolution.
@@ -111,8 +130,15 @@ public final class Detector: @unchecked Sendable {
                 AnomalyMap.squaredResiduals(latent, reconstruction.diffusion!, pooling: settings.pooling))
     }
 
-    /// The AMN's reconstruction, and with `diffusion` the denoiser's from the scoring noise.
+    /// The AMN's reconstruction, and with `diffusion` the denoiser's from the scoring noise, in the
+    /// detector's precision.
     private func reconstruct(_ latent: Tensor, diffusion: Bool, settings: ScoringSettings) -> (amn: Tensor, diffusion: Tensor?) {
+        guard let quantised else { return floatReconstruction(latent, diffusion: diffusion, settings: settings) }
+        return quantised.running { floatReconstruction(latent, diffusion: diffusion, settings: settings) }
+    }
+
+    /// The reconstructions on the float layers (unless a caller runs it inside int8 layers).
+    func floatReconstruction(_ latent: Tensor, diffusion: Bool = true, settings: ScoringSettings) -> (amn: Tensor, diffusion: Tensor?) {
         Autograd.withoutRecording {
             guard diffusion else { return (network.amn(latent).reconstruction, nil) }
             let r = network.reconstruct(latent: latent, noiseLevel: settings.noiseLevel, steps: settings.ddimSteps,

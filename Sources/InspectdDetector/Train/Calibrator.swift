@@ -101,9 +101,8 @@ public enum Calibrator {
             model.manifest.products[name]!.calibration = fit.calibration
             log("\(name): \(fit.summary), residual levels from \(training.count)")
         }
-        try folder.save(manifest: model.manifest, network: model.network, statistics: model.statistics, residuals: residuals,
-                        subspaces: model.subspaces)
-        return model.manifest
+        return try folder.save(manifest: model.manifest, network: model.network, statistics: model.statistics,
+                               residuals: residuals, subspaces: model.subspaces, sameWeights: true)
     }
 
     /// The fraction that reproduces the recorded split's held-out count (the split rounds), or nil

@@ -17,6 +17,7 @@ public struct Linear: ParameterContainer {
     /// Over the last axis of `x`.
     public func callAsFunction(_ x: Tensor) -> Tensor {
         LayerInputs.observer?.linearInput(x, weight: weight)
+        if let int8 = QuantisedLayers.current?.linear(for: weight) { return int8(x) }
         return linear(x, weight, bias: bias)
     }
 
@@ -50,6 +51,7 @@ public struct Conv2d: ParameterContainer {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let padding = Padding2d(weight.shape[2] / 2)
         LayerInputs.observer?.convolutionInput(x, weight: weight, stride: stride, padding: padding)
+        if let int8 = QuantisedLayers.current?.convolution(for: weight, stride: stride, padding: padding) { return int8(x) }
         return conv2d(x, weight, bias: bias, stride: stride, padding: padding)
     }
 

@@ -3,13 +3,14 @@
 /// Conversions are generic over the stored scalar so each one compiles to its own tight loop; the
 /// switch on the element type happens once per tensor, not per element.
 enum ElementType {
-    case float32, float16, bfloat16, float64, int64, int32
+    case float32, float16, bfloat16, float64, int64, int32, int8
 
     var byteSize: Int {
         switch self {
         case .float32, .int32: 4
         case .float16, .bfloat16: 2
         case .float64, .int64: 8
+        case .int8: 1
         }
     }
 
@@ -22,6 +23,7 @@ enum ElementType {
         case .float64: Self.convert(Double.self, from: raw, count: count, into: out)
         case .int64: Self.convert(Int64.self, from: raw, count: count, into: out)
         case .int32: Self.convert(Int32.self, from: raw, count: count, into: out)
+        case .int8: Self.convert(Int8.self, from: raw, count: count, into: out)
         }
     }
 
@@ -52,6 +54,7 @@ enum ElementType {
         case .float64: Self.gather(Double.self, from: raw, offset: offset, size: size, stride: stride, into: out)
         case .int64: Self.gather(Int64.self, from: raw, offset: offset, size: size, stride: stride, into: out)
         case .int32: Self.gather(Int32.self, from: raw, offset: offset, size: size, stride: stride, into: out)
+        case .int8: Self.gather(Int8.self, from: raw, offset: offset, size: size, stride: stride, into: out)
         }
     }
 
@@ -130,6 +133,7 @@ extension Float16: StoredScalar { var floatValue: Float { Float(self) } }
 extension Double: StoredScalar { var floatValue: Float { Float(self) } }
 extension Int64: StoredScalar { var floatValue: Float { Float(self) } }
 extension Int32: StoredScalar { var floatValue: Float { Float(self) } }
+extension Int8: StoredScalar { var floatValue: Float { Float(self) } }
 
 /// bfloat16 is the upper half of a Float32's bit pattern; Swift has no type for it.
 struct BFloat16: StoredScalar {

@@ -6,36 +6,45 @@ import InspectdFiles
 ///
 /// Writing produces what the reference implementation produces for Float32 tensors: compact JSON,
 /// `__metadata__` first, tensors sorted by name with their data in the same order, the header padded
-/// with spaces to a multiple of 8 bytes. Reading accepts F32, F16, BF16 and F64 and converts to Float;
+/// with spaces to a multiple of 8 bytes; tensors named in `int8` are stored as I8 (int8 weights), the
+/// rest as F32. Reading accepts F32, F16, BF16, F64 and I8 and converts to Float;
 /// it validates the header as strictly as the reference does, so a file that loads here loads there.
 public enum Safetensors {
     /// The reserved header key for free-form string metadata.
     static let metadataKey = "__metadata__"
 
-    private static let dtypes: [String: ElementType] = ["F32": .float32, "F16": .float16, "BF16": .bfloat16, "F64": .float64]
+    private static let dtypes: [String: ElementType] = ["F32": .float32, "F16": .float16, "BF16": .bfloat16, "F64": .float64, "I8": .int8]
 
     // MARK: Writing
 
     /// The complete file as bytes.
-    public static func encode(_ tensors: [String: Tensor], metadata: [String: String] = [:]) throws -> [UInt8] {
-        let (header, order) = try makeHeader(tensors, metadata: metadata, source: "<memory>")
+    public static func encode(_ tensors: [String: Tensor], metadata: [String: String] = [:], int8: Set<String> = []) throws -> [UInt8] {
+        let (header, order) = try makeHeader(tensors, metadata: metadata, int8: int8, source: "<memory>")
         var bytes = header
-        bytes.reserveCapacity(header.count + order.reduce(0) { $0 + $1.count * 4 })
-        for tensor in order {
-            tensor.data.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        for (tensor, asInt8) in order {
+            if asInt8 {
+                bytes.append(contentsOf: tensor.data.map { UInt8(bitPattern: Int8($0)) })
+            } else {
+                tensor.data.withUnsafeBytes { bytes.append(contentsOf: $0) }
+            }
         }
         return bytes
     }
 
     /// Writes the file atomically: the destination holds either its previous content or the whole
     /// new checkpoint, never a partial one.
-    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to url: URL) throws {
-        let (header, order) = try makeHeader(tensors, metadata: metadata, source: url.path)
+    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], int8: Set<String> = [],
+                             to url: URL) throws {
+        let (header, order) = try makeHeader(tensors, metadata: metadata, int8: int8, source: url.path)
         do {
             try AtomicFile.write(to: url) { sink in
                 try header.withUnsafeBytes { try sink.write($0) }
-                for tensor in order {
-                    try tensor.data.withUnsafeBytes { try sink.write($0) }
+                for (tensor, asInt8) in order {
+                    if asInt8 {
+                        try tensor.data.map { UInt8(bitPattern: Int8($0)) }.withUnsafeBytes { try sink.write($0) }
+                    } else {
+                        try tensor.data.withUnsafeBytes { try sink.write($0) }
+                    }
                 }
             }
         } catch let failure as AtomicFile.Failure {
@@ -43,11 +52,20 @@ public enum Safetensors {
         }
     }
 
-    /// The length prefix plus padded JSON header, and the tensors in the order their data follows.
-    private static func makeHeader(_ tensors: [String: Tensor], metadata: [String: String],
-                                   source: String) throws -> (header: [UInt8], order: [Tensor]) {
+    /// The length prefix plus padded JSON header, and the tensors in the order their data follows,
+    /// each with whether it is stored as I8.
+    private static func makeHeader(_ tensors: [String: Tensor], metadata: [String: String], int8: Set<String>,
+                                   source: String) throws -> (header: [UInt8], order: [(Tensor, Bool)]) {
         guard tensors[metadataKey] == nil else {
             throw CheckpointError(source: source, reason: "'\(metadataKey)' is reserved and cannot name a tensor")
+        }
+        for name in int8.sorted() {
+            guard let tensor = tensors[name] else {
+                throw CheckpointError(source: source, reason: "'\(name)' is listed as int8 but is not among the tensors")
+            }
+            guard tensor.data.allSatisfy({ $0 == $0.rounded() && $0 >= -128 && $0 <= 127 }) else {
+                throw CheckpointError(source: source, reason: "'\(name)' holds values that are not integers in -128...127, so it cannot be stored as I8")
+            }
         }
         var json = Array("{".utf8)
         if !metadata.isEmpty {
@@ -66,10 +84,12 @@ public enum Safetensors {
         for (index, name) in names.enumerated() {
             if index > 0 || !metadata.isEmpty { json.append(UInt8(ascii: ",")) }
             let tensor = tensors[name]!
-            let end = offset + tensor.count * 4
+            let asInt8 = int8.contains(name)
+            let end = offset + tensor.count * (asInt8 ? 1 : 4)
             appendJSONString(name, to: &json)
             let shape = tensor.shape.map(String.init).joined(separator: ",")
-            json.append(contentsOf: Array(#":{"dtype":"F32","shape":[\#(shape)],"data_offsets":[\#(offset),\#(end)]}"#.utf8))
+            let dtype = asInt8 ? "I8" : "F32"
+            json.append(contentsOf: Array(#":{"dtype":"\#(dtype)","shape":[\#(shape)],"data_offsets":[\#(offset),\#(end)]}"#.utf8))
             offset = end
         }
         json.append(UInt8(ascii: "}"))
@@ -80,7 +100,7 @@ public enum Safetensors {
         header.reserveCapacity(8 + json.count)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { header.append(contentsOf: $0) }
         header.append(contentsOf: json)
-        return (header, names.map { tensors[$0]! })
+        return (header, names.map { (tensors[$0]!, int8.contains($0)) })
     }
 
     // MARK: Reading

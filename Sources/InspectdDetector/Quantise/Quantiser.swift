@@ -1,0 +1,66 @@
+import Foundation
+import InspectdImage
+import InspectdModel
+import InspectdTensor
+
+/// Makes a model's int8 layers: which layers, their input ranges from scoring normal images in
+/// Float32, and the folder's int8 file.
+public enum Quantiser {
+    /// The layers int8 scoring runs on: the AMN's linear layers and the U-Net's convolutions. The
+    /// time MLP and the residual blocks' time projections read one row per frame, too few for the
+    /// int8 kernels to pay for quantising their input; the backbone stays Float32 as well.
+    static func quantises(_ name: String, shape: [Int]) -> Bool {
+        guard name.hasSuffix(".weight"), !name.hasPrefix("unet.time."), !name.contains(".time_proj.") else { return false }
+        return (name.hasPrefix("amn.") && shape.count == 2) || (name.hasPrefix("unet.") && shape.count == 4)
+    }
+
+    /// The int8 layers of the detector's network, each input's scale spanning the range it took
+    /// while `modelImages` (normal frames at the model resolution) were scored in Float32.
+    public static func layers(of detector: Detector, calibratingOn modelImages: [Image], batchSize: Int = 8) -> [String: Int8Layer] {
+        precondition(!modelImages.isEmpty, "int8 calibration needs at least one image")
+        let ranges = ActivationRanges()
+        LayerInputs.observing(ranges) {
+            for start in stride(from: 0, to: modelImages.count, by: batchSize) {
+                let batch = Array(modelImages[start..<min(modelImages.count, start + batchSize)])
+                _ = detector.floatReconstruction(detector.standardisedLatents(batch), settings: detector.manifest.scoring)
+            }
+        }
+        let parameters = detector.network.parameterDictionary
+        var layers: [String: Int8Layer] = [:]
+        for (name, range) in ranges.ranges(of: detector.network) {
+            guard let weight = parameters[name], quantises(name, shape: weight.shape) else { continue }
+            layers[name] = Int8Layer(weights: Int8Weights(quantising: weight), input: Int8Scale(minimum: range.minimum, maximum: range.maximum))
+        }
+        return layers
+    }
+
+    /// Quantises the model in `folder` and records it: the calibration images are, per product,
+    /// its held-out normals and up to `trainingImages` of its training images (spread over the
+    /// folder), read from the folder the product was learnt from.
+    @discardableResult
+    public static func quantise(folder: ModelFolder, backbone: EfficientNetLite0, trainingImages: Int = 16,
+                                log: (String) -> Void) throws -> ModelManifest {
+        let model = try folder.load(bases: false)
+        let extractor = LatentExtractor(backbone: backbone, resolution: model.manifest.resolution)
+        let detector = Detector(manifest: model.manifest, network: model.network, statistics: model.statistics, extractor: extractor)
+        var images: [Image] = []
+        for (name, record) in model.manifest.products.sorted(by: { $0.key < $1.key }) {
+            let split = try ProductImages(product: name, folder: record.source,
+                                          holdoutFraction: Calibrator.heldOutFraction(record) ?? ProductImages.defaultHoldoutFraction)
+            let step = max(1, split.training.count / max(1, trainingImages))
+            let sample = stride(from: 0, to: split.training.count, by: step).prefix(trainingImages).map { split.training[$0] }
+            images += decodeModelImages(split.holdout + sample, product: name, extractor: extractor, log: log)
+        }
+        guard !images.isEmpty else {
+            throw Trainer.Failure(description: "\(folder.url.path): no decodable normal images to calibrate the int8 layers on")
+        }
+        let started = Date()
+        let layers = layers(of: detector, calibratingOn: images)
+        let manifest = try folder.saveInt8(layers, record: QuantisationRecord(calibrationImages: images.count,
+                                                                              products: model.manifest.products.keys.sorted()),
+                                           manifest: model.manifest)
+        log("quantised \(layers.count) layers of \(folder.url.path) on \(images.count) normal images in "
+            + String(format: "%.1f s", Date().timeIntervalSince(started)))
+        return manifest
+    }
+}
