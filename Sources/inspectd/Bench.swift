@@ -62,8 +62,18 @@ struct Bench: ParsableCommand {
         let seconds = milliseconds(since: t0) / 1000
         perFrame.sort()
 
+        // One batch's parts, in the same precision, to show where a frame's time goes.
+        var parts: [String: [Double]] = [:]
+        let first = Array(frames.prefix(batch))
+        for _ in 0..<max(1, rounds) {
+            for (part, seconds) in try detector.partSeconds(first, product: product, settings: settings) {
+                parts[part, default: []].append(seconds * 1000 / Double(first.count))
+            }
+        }
+
         var report: [String: Any] = [
-            "precision": "fp32", "threads": Engine.threads, "blas_core": BLASCore.current, "vector_kernels": Engine.vectorKernels, "batch": batch, "images": frames.count, "rounds": rounds,
+            "precision": detector.precision.rawValue, "int8_kernels": Int8Path.active.name,
+            "parts_ms_per_frame": parts.mapValues { rounded(percentile($0.sorted(), 0.5), digits: 2) }, "threads": Engine.threads, "blas_core": BLASCore.current, "vector_kernels": Engine.vectorKernels, "batch": batch, "images": frames.count, "rounds": rounds,
             "ddim_steps": settings.ddimSteps, "noise_level": settings.noiseLevel, "source": settings.source.rawValue,
             "score_ms_p50": rounded(percentile(perFrame, 0.5), digits: 2),
             "score_ms_p95": rounded(percentile(perFrame, 0.95), digits: 2),
