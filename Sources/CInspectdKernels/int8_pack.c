@@ -3,6 +3,7 @@
 // mode (ties to even), so every clone gives the same bytes.
 
 #include "inspectd_int8.h"
+#include "inspectd_kernels.h"
 #include "vector_clones.h"
 
 #include <math.h>
@@ -39,7 +40,7 @@ void inspectd_i8_quantize_rows(const float *x, size_t rows, size_t cols, size_t 
 }
 
 INSPECTD_CLONES
-void inspectd_i8_quantize_planes(const float *x, size_t channels, size_t positions, float inverse_scale,
+void inspectd_i8_quantize_planes(const float *x, size_t channels, size_t positions, size_t x_stride, float inverse_scale,
                                  int32_t zero_point, int32_t offset, size_t column_stride,
                                  size_t first_quad, size_t end_quad, uint8_t *out) {
     uint8_t zero = (uint8_t)(zero_point + offset);
@@ -51,7 +52,7 @@ void inspectd_i8_quantize_planes(const float *x, size_t channels, size_t positio
                 for (size_t p = 0; p < positions; p++) dst[p * 4 + j] = zero;
                 continue;
             }
-            const float *src = x + c * positions;
+            const float *src = x + c * x_stride;
             for (size_t p = 0; p < positions; p++)
                 dst[p * 4 + j] = (uint8_t)(quantize(src[p], inverse_scale, zero_point) + offset);
         }
@@ -83,6 +84,91 @@ void inspectd_i8_quantize_padded(const float *x, size_t channels, size_t height,
                     row[(i + 1) * 4 + j] = (uint8_t)(quantize(src[i], inverse_scale, zero_point) + offset);
             }
         }
+    }
+}
+
+INSPECTD_CLONES
+void inspectd_i8_quantize_rows_symmetric(const float *x, size_t rows, size_t cols, size_t x_stride, int8_t *out,
+                                         size_t out_stride, float *scales, int32_t *sums) {
+    size_t padded = (cols + 3) / 4 * 4;
+    for (size_t r = 0; r < rows; r++) {
+        const float *src = x + r * x_stride;
+        float largest = 0.0f;
+        for (size_t i = 0; i < cols; i++) largest = fmaxf(largest, fabsf(src[i]));
+        float scale = largest > 0.0f && largest <= 3.0e38f ? largest / 127.0f : 1.0f;
+        float inverse = 1.0f / scale;
+        int8_t *dst = out + r * out_stride;
+        int32_t sum = 0;
+        for (size_t i = 0; i < cols; i++) {
+            int32_t q = quantize(src[i], inverse, 0);
+            dst[i] = (int8_t)q;
+            sum += q;
+        }
+        for (size_t i = cols; i < padded; i++) dst[i] = 0;
+        scales[r] = scale;
+        if (sums) sums[r] = sum;
+    }
+}
+
+INSPECTD_CLONES
+void inspectd_i8_softmax_rows(const float *scores, size_t rows, size_t cols, size_t stride, int8_t *out,
+                              size_t out_stride, float *scales, int32_t *sums) {
+    size_t padded = (cols + 3) / 4 * 4, body = cols - cols % LANES;
+    for (size_t r = 0; r < rows; r++) {
+        const float *row = scores + r * stride;
+        int8_t *dst = out + r * out_stride;
+        float lane[LANES];
+        for (int j = 0; j < LANES; j++) lane[j] = -INFINITY;
+        for (size_t i = 0; i < body; i += LANES)
+            for (int j = 0; j < LANES; j++) lane[j] = row[i + j] > lane[j] ? row[i + j] : lane[j];
+        float m = -INFINITY;
+        for (int j = 0; j < LANES; j++) m = lane[j] > m ? lane[j] : m;
+        for (size_t i = body; i < cols; i++) m = row[i] > m ? row[i] : m;
+        if (m == -INFINITY) {
+            memset(dst, 0, padded);
+            scales[r] = 1.0f;
+            if (sums) sums[r] = 0;
+            continue;
+        }
+        // e = exp(s − m) is at most 1, reached by the largest score: 127·e are the levels, and the
+        // row's 1/Σe goes into its scale, so the probabilities are never written as floats.
+        for (int j = 0; j < LANES; j++) lane[j] = 0.0f;
+        int32_t sum = 0;
+        for (size_t i = 0; i < body; i += LANES)
+            for (int j = 0; j < LANES; j++) {
+                float e = inspectd_exp(row[i + j] - m);
+                int32_t q = (int32_t)nearbyintf(e * 127.0f);
+                dst[i + j] = (int8_t)q;
+                sum += q;
+                lane[j] += e;
+            }
+        float total = 0.0f;
+        for (int j = 0; j < LANES; j++) total += lane[j];
+        for (size_t i = body; i < cols; i++) {
+            float e = inspectd_exp(row[i] - m);
+            int32_t q = (int32_t)nearbyintf(e * 127.0f);
+            dst[i] = (int8_t)q;
+            sum += q;
+            total += e;
+        }
+        for (size_t i = cols; i < padded; i++) dst[i] = 0;
+        scales[r] = 1.0f / (127.0f * total);
+        if (sums) sums[r] = sum;
+    }
+}
+
+void inspectd_i8_rows_to_columns(const int8_t *rows, size_t count, size_t row_stride, size_t quads, int32_t offset,
+                                 size_t column_stride, uint8_t *out) {
+    uint32_t shift = 0x01010101u * (uint32_t)(uint8_t)offset;
+    for (size_t q = 0; q < quads; q++) {
+        uint32_t *dst = (uint32_t *)(void *)(out + q * column_stride * 4);
+        for (size_t j = 0; j < count; j++) {
+            uint32_t word;
+            memcpy(&word, rows + j * row_stride + 4 * q, sizeof word);
+            // Adding the offset bytewise: 0 or 128 flips each byte's top bit, no carries.
+            dst[j] = word ^ shift;
+        }
+        for (size_t j = count; j < column_stride; j++) dst[j] = shift;
     }
 }
 

@@ -244,6 +244,20 @@ struct Int8LayerTests {
         #expect(relativeRMS(linearApprox, linearExact) < 0.02)
     }
 
+    @Test("int8 attention (both products) stays within 3 % (RMS) of Float32, the same bits on every path",
+          arguments: [(heads: 2, depth: 10, grid: (5, 7), batch: 2), (heads: 1, depth: 64, grid: (8, 8), batch: 1)])
+    func attention(_ shape: (heads: Int, depth: Int, grid: (Int, Int), batch: Int)) {
+        var random = TestRandom(seed: UInt64(shape.depth))
+        let tokens = shape.grid.0 * shape.grid.1, width = shape.heads * shape.depth
+        let q = random.tensor([shape.batch, tokens, width], scale: 2), k = random.tensor([shape.batch, tokens, width], scale: 2)
+        let v = random.tensor([shape.batch, tokens, width], scale: 1.5)
+        let mask = AttentionMask(neighbourMask(height: shape.grid.0, width: shape.grid.1, window: 3))
+        let exact = scaledDotProductAttention(query: q, key: k, value: v, heads: shape.heads, mask: mask)
+        let outputs = paths.map { int8ScaledDotProductAttention(query: q, key: k, value: v, heads: shape.heads, mask: mask, path: $0) }
+        #expect(relativeRMS(outputs[0], exact) < 0.03)
+        for (path, out) in zip(paths, outputs) { #expect(out.data.map(\.bitPattern) == outputs[0].data.map(\.bitPattern), "\(path)") }
+    }
+
     @Test("scales: 0 is exact, the range's ends land on the outer levels, weights reach ±127")
     func scales() {
         let scale = Int8Scale(minimum: -0.5, maximum: 2)

@@ -107,11 +107,11 @@ int32_t inspectd_i8_quantize(float x, float inverse_scale, int32_t zero_point);
 void inspectd_i8_quantize_rows(const float *x, size_t rows, size_t cols, size_t x_stride, float inverse_scale,
                                int32_t zero_point, int8_t *out, size_t out_stride, int32_t *sums);
 
-/// Quantises planes x [channels, positions] into the packed column layout over k = channel:
+/// Quantises planes x [channels, positions] (channel c at x + c · x_stride) into the packed column layout over k = channel:
 /// out[((q · column_stride + p) · 4 + j)] = quantised x[4q + j, p] + offset. Channels past the
 /// last quad's end and columns positions..<column_stride hold the zero point (+ offset), so they
 /// stand for 0.0. Packs quads first_quad..<end_quad (threads split by quads).
-void inspectd_i8_quantize_planes(const float *x, size_t channels, size_t positions, float inverse_scale,
+void inspectd_i8_quantize_planes(const float *x, size_t channels, size_t positions, size_t x_stride, float inverse_scale,
                                  int32_t zero_point, int32_t offset, size_t column_stride,
                                  size_t first_quad, size_t end_quad, uint8_t *out);
 
@@ -121,6 +121,26 @@ void inspectd_i8_quantize_planes(const float *x, size_t channels, size_t positio
 /// (+ offset). Packs quads first_quad..<end_quad.
 void inspectd_i8_quantize_padded(const float *x, size_t channels, size_t height, size_t width, float inverse_scale,
                                  int32_t zero_point, int32_t offset, size_t first_quad, size_t end_quad, uint8_t *out);
+
+/// Quantises each row of x [rows, cols] (row stride x_stride floats) symmetrically on its own scale:
+/// scales[r] = max |x[r, ·]| / 127 (1 for a row of zeros), levels as `inspectd_i8_quantize` with
+/// zero point 0, row r at out + r · out_stride, zeros up to a whole quad; sums[r] its levels' sum
+/// when sums is not NULL. What attention's queries, keys and probabilities are quantised by.
+void inspectd_i8_quantize_rows_symmetric(const float *x, size_t rows, size_t cols, size_t x_stride, int8_t *out,
+                                         size_t out_stride, float *scales, int32_t *sums);
+
+/// Softmax of each row of scores [rows, cols] (row stride `stride` floats), straight to int8: row r's
+/// levels are round(127 · exp(s − max)) at out + r · out_stride (zeros up to a whole quad), and
+/// scales[r] = 1 / (127 · Σ exp(s − max)), so level · scale is the probability. A row that is all
+/// −∞ gets zeros. sums[r] gets the levels' sum when sums is not NULL. The exponentials and their
+/// sum are those of `inspectd_softmax_row`, in the same order on every CPU.
+void inspectd_i8_softmax_rows(const float *scores, size_t rows, size_t cols, size_t stride, int8_t *out,
+                              size_t out_stride, float *scales, int32_t *sums);
+
+/// Turns quantised rows (row j at rows + j · row_stride, quads quads each) into packed columns, one
+/// column per row, with `offset` (0 or 128) added; columns count..<column_stride stand for 0.
+void inspectd_i8_rows_to_columns(const int8_t *rows, size_t count, size_t row_stride, size_t quads, int32_t offset,
+                                 size_t column_stride, uint8_t *out);
 
 /// The packed columns of a convolution's patches from its input already packed by
 /// `inspectd_i8_quantize_planes` (`planes`: channel_quads quads, a column per input position,

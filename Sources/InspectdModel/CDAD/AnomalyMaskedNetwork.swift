@@ -103,8 +103,10 @@ public final class AnomalyMaskedNetwork: ParameterContainer {
         func attention(_ x: Tensor, grid: AttentionGrid, heads: Int) -> Tensor {
             let n = norm1(x)
             let positioned = n + grid.positions
-            let attended = scaledDotProductAttention(query: q(positioned), key: k(positioned), value: v(n),
-                                                     heads: heads, mask: grid.mask)
+            let (query, key, value) = (q(positioned), k(positioned), v(n))
+            let attended = QuantisedLayers.current.map {
+                int8ScaledDotProductAttention(query: query, key: key, value: value, heads: heads, mask: grid.mask, path: $0.path)
+            } ?? scaledDotProductAttention(query: query, key: key, value: value, heads: heads, mask: grid.mask)
             return out(attended)
         }
 

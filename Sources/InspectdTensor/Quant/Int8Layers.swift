@@ -117,7 +117,7 @@ public final class Int8Convolution: @unchecked Sendable {
                                                                     input.zeroPoint, offset, 0, channelQuads, quantised)
                                         return
                                     }
-                                    inspectd_i8_quantize_planes(image, g.inChannels, g.inPlane, input.inverse, input.zeroPoint,
+                                    inspectd_i8_quantize_planes(image, g.inChannels, g.inPlane, g.inPlane, input.inverse, input.zeroPoint,
                                                                 offset, planeStride, 0, channelQuads, quantised)
                                     if layout == .patches {
                                         inspectd_i8_patches(quantised, channelQuads, planeStride, g.height, g.width, g.kernelH,
