@@ -26,7 +26,8 @@ struct Run: AsyncParsableCommand {
         let loader = InspectorLoader()
         let daemon = try InspectionDaemon(configFile: config, logger: logger) { configuration in
             try loader.load(folder: ModelFolder(URL(fileURLWithPath: configuration.daemon.modelDirectory)),
-                            threads: configuration.daemon.threads)
+                            threads: configuration.daemon.threads,
+                            precision: InspectdDetector.Precision(rawValue: configuration.daemon.precision.rawValue) ?? .fp32)
         }
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

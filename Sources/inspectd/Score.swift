@@ -23,11 +23,12 @@ struct Score: ParsableCommand {
     @Argument(help: "Frames (JPEG or PNG).")
     var images: [String]
 
+    @OptionGroup var precisionOption: PrecisionOption
     @OptionGroup var engine: EngineOptions
 
     func run() throws {
         engine.apply()
-        let inspector = try Inspector(folder: ModelFolder(URL(fileURLWithPath: model)))
+        let inspector = try Inspector(folder: ModelFolder(URL(fileURLWithPath: model)), precision: precisionOption.precision)
         let productName = try chooseProduct(product, of: inspector)
         for folder in [heatmaps, rawMaps].compactMap({ $0 }) {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -54,6 +55,7 @@ struct Score: ParsableCommand {
                 "raw_score": Double(inspection.rawScore), "normalised_score": Double(inspection.normalisedScore),
                 "threshold": Double(inspection.threshold),
                 "verdict": inspection.isAnomalous ? "NG" : "OK",
+                "precision": inspector.precision.rawValue,
             ]
             let scoreMs = milliseconds(since: decoded)
             if heatmaps != nil || rawMaps != nil {

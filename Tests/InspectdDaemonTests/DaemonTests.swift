@@ -45,6 +45,7 @@ final class DaemonTests: XCTestCase {
         XCTAssertEqual(renamed["camera"] as? String, "cam1")
         XCTAssertEqual(renamed["product"] as? String, "widget")
         XCTAssertEqual(renamed["model"] as? String, "test-model-1")
+        XCTAssertEqual(renamed["precision"] as? String, "fp32")
         let outputs = renamed["outputs"] as! [String: String]
         for name in outputs.values {
             XCTAssertTrue(FileManager.default.fileExists(atPath: harness.spoolNew.appendingPathComponent(name).path), name)

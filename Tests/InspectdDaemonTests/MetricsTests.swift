@@ -11,7 +11,7 @@ final class MetricsTests: XCTestCase {
         metrics.recordRescan()
         metrics.recordQuarantine()
         metrics.setQueue(depth: 4, capacity: 256)
-        metrics.setModel("abc\"123")
+        metrics.setModel("abc\"123", precision: "int8")
         let text = metrics.render()
         let lines = Set(text.split(separator: "\n").map(String.init))
         for expected in [
@@ -27,7 +27,7 @@ final class MetricsTests: XCTestCase {
             "inspectd_rescans_total 1",
             "inspectd_quarantined_total 1",
             "inspectd_training_state{state=\"idle\"} 1",
-            "inspectd_model_info{version=\"abc\\\"123\"} 1",
+            "inspectd_model_info{version=\"abc\\\"123\",precision=\"int8\"} 1",
         ] {
             XCTAssertTrue(lines.contains(expected), "missing: \(expected)\n\(text)")
         }

@@ -83,7 +83,33 @@ struct EndToEndTests {
         #expect(throws: Detector.MissingResiduals.self) { try detector.analyse([clean], product: "unknown") }
 
         try evaluatorRanksDefects(detector, root: root.appendingPathComponent("set"), random: &random)
+        try int8ScoringAgreesWithFloat(folder, backbone: backbone, frames: [clean, defective], float: analyses)
         try recalibrationChangesScoringNotWeights(folder, backbone: backbone)
+    }
+
+    /// `inspectd quantize`, then int8 scoring: asked before quantising it warns and scores in fp32;
+    /// after, it runs on the int8 layers, and its maps follow the float ones (Pearson ≥ 0.99, the
+    /// defect still above the clean frame).
+    func int8ScoringAgreesWithFloat(_ folder: ModelFolder, backbone: EfficientNetLite0, frames: [Image],
+                                    float: [Detector.Analysis]) throws {
+        let early = try Detector(folder: folder, backbone: backbone, precision: .int8)
+        #expect(early.precision == .fp32 && early.precisionWarning?.contains("inspectd quantize") == true)
+        let manifest = try Quantiser.quantise(folder: folder, backbone: backbone, log: { _ in })
+        let record = try #require(manifest.quantisation)
+        #expect(record.calibrationImages == 3 + 16 && record.products == ["stripes"])
+        let int8 = try Detector(folder: folder, backbone: backbone, precision: .int8)
+        #expect(int8.precision == .int8 && int8.precisionWarning == nil)
+        let source = int8.manifest.scoring.source
+        let analyses = try int8.analyse(frames, product: "stripes")
+        for (a, b) in zip(analyses, float) {
+            let x = a.maps[source]!.values.map(Double.init), y = b.maps[source]!.values.map(Double.init)
+            #expect(x != y, "the int8 layers ran")
+            let (mx, my) = (x.reduce(0, +) / Double(x.count), y.reduce(0, +) / Double(y.count))
+            let sxy = zip(x, y).reduce(0) { $0 + ($1.0 - mx) * ($1.1 - my) }
+            let sxx = x.reduce(0) { $0 + ($1 - mx) * ($1 - mx) }, syy = y.reduce(0) { $0 + ($1 - my) * ($1 - my) }
+            #expect(sxy / (sxx * syy).squareRoot() >= 0.99)
+        }
+        #expect(analyses[1].scores[source]! > analyses[0].scores[source]!)
     }
 
     /// `inspectd calibrate`: new scoring settings and fresh levels and thresholds, same weights;

@@ -19,6 +19,7 @@ public final class DaemonMetrics: Sendable {
         var queueCapacity = 0
         var trainingState = "idle"
         var model: String?
+        var precision = "fp32"
         var spoolBytes: Int64 = 0
         var retentionRemoved = 0
         var recentDecisions: [Double] = []
@@ -49,7 +50,12 @@ public final class DaemonMetrics: Sendable {
     public func recordRescan() { state.withLock { $0.rescans += 1 } }
     public func recordQuarantine() { state.withLock { $0.quarantined += 1 } }
     public func setQueue(depth: Int, capacity: Int) { state.withLock { ($0.queueDepth, $0.queueCapacity) = (depth, capacity) } }
-    public func setModel(_ version: String?) { state.withLock { $0.model = version } }
+    public func setModel(_ version: String?, precision: String = "fp32") {
+        state.withLock {
+            $0.model = version
+            $0.precision = precision
+        }
+    }
     public func setTrainingState(_ name: String) { state.withLock { $0.trainingState = name } }
     public func recordRetention(_ report: Retention.Report) {
         state.withLock { s in
@@ -96,8 +102,8 @@ public final class DaemonMetrics: Sendable {
         for name in ["idle", "waiting", "training", "validating"] {
             out += "inspectd_training_state{state=\"\(name)\"} \(name == s.trainingState ? 1 : 0)\n"
         }
-        family("model_info", "gauge", "The model in use (version = first 12 hex digits of its weights' SHA-256).")
-        if let model = s.model { out += "inspectd_model_info{version=\"\(Self.escape(model))\"} 1\n" }
+        family("model_info", "gauge", "The model in use (version = first 12 hex digits of its weights' SHA-256) and what it scores in (precision = fp32 or int8).")
+        if let model = s.model { out += "inspectd_model_info{version=\"\(Self.escape(model))\",precision=\"\(s.precision)\"} 1\n" }
         family("spool_bytes", "gauge", "Bytes kept in the spool and quarantine after the last retention pass.")
         out += "inspectd_spool_bytes \(s.spoolBytes)\n"
         family("retention_removed_files_total", "counter", "Files removed by retention.")

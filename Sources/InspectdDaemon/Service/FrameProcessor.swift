@@ -55,7 +55,7 @@ struct FrameProcessor: Sendable {
         if index.contains(path: path, sha256: sha256) { return .skipped }
 
         var verdict = Verdict(frame: path, sha256: sha256, camera: camera.name, product: nil, model: scorer?.version,
-                              rawScore: nil, normalisedScore: nil, threshold: nil, normalisedThreshold: nil,
+                              precision: scorer?.precision.rawValue, rawScore: nil, normalisedScore: nil, threshold: nil, normalisedThreshold: nil,
                               verdict: .error, error: nil, quarantinedTo: nil, outputs: [:],
                               frameModified: Verdict.timestamp(stamp.mtime), decidedAt: "",
                               timings: .init(totalMs: 0, queueMs: milliseconds(arrival.seenAt, decodeStart),

@@ -9,6 +9,8 @@ public protocol FrameScorer: Sendable {
     var products: [String] { get }
     /// Said in the log when the model is loaded: what an operator should know about it.
     var warnings: [String] { get }
+    /// What the frames are scored in: named in verdicts and metrics.
+    var precision: Precision { get }
     func score(_ frame: Image, product: String, normalisedThreshold: Float) throws -> FrameScore
 }
 
@@ -33,6 +35,7 @@ public struct FrameScore: Sendable {
 
 extension FrameScorer {
     public var warnings: [String] { [] }
+    public var precision: Precision { .fp32 }
 }
 
 extension Inspector: FrameScorer {

@@ -58,9 +58,6 @@ public actor InspectionDaemon: Service {
     }
 
     public func run() async throws {
-        if configuration.daemon.precision == .int8 {
-            logger.warning("precision = \"int8\": this version has no int8 kernels yet; frames are scored in fp32")
-        }
         loadModel()
         startWatcher()
         await waitForInitialScan()
@@ -168,14 +165,14 @@ public actor InspectionDaemon: Service {
         do {
             let loaded = try loadScorer(configuration)
             if let loaded, loaded.version != scorer?.version {
-                logger.notice("model \(loaded.version) loaded from \(configuration.daemon.modelDirectory): products \(loaded.products.joined(separator: ", "))",
+                logger.notice("model \(loaded.version) loaded from \(configuration.daemon.modelDirectory): products \(loaded.products.joined(separator: ", ")), scoring in \(loaded.precision.rawValue)",
                               metadata: ["MESSAGE_ID": "\(JournalMessageID.modelLoaded.id)", JournalField.model: "\(loaded.version)"])
                 for warning in loaded.warnings {
                     logger.warning("model \(loaded.version): \(warning)", metadata: [JournalField.model: "\(loaded.version)"])
                 }
                 reportedNoModel = false
                 scorer = loaded
-                metrics.setModel(loaded.version)
+                metrics.setModel(loaded.version, precision: loaded.precision.rawValue)
                 watcher?.rescan()
             }
         } catch {

@@ -23,6 +23,8 @@ public struct Verdict: Codable, Sendable, Equatable {
     public var camera: String
     public var product: String?
     public var model: String?
+    /// "fp32" or "int8": what the frame was scored in (absent when no model scored it).
+    public var precision: String?
     public var rawScore: Double?
     public var normalisedScore: Double?
     public var threshold: Double?
@@ -38,7 +40,7 @@ public struct Verdict: Codable, Sendable, Equatable {
     public var timings: Timings
 
     enum CodingKeys: String, CodingKey {
-        case frame, sha256, camera, product, model
+        case frame, sha256, camera, product, model, precision
         case rawScore = "raw_score", normalisedScore = "normalised_score"
         case threshold, normalisedThreshold = "normalised_threshold"
         case verdict, error

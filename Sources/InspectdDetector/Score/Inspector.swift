@@ -15,11 +15,12 @@ public final class Inspector: Sendable {
     public let folder: ModelFolder
     let detector: Detector
 
-    /// Loads the model in `folder` and the backbone it was trained on. `threads` sets the engine's
-    /// worker count (nil keeps the current setting, 0 means all cores).
-    public init(folder: ModelFolder, threads: Int? = nil, backbone: EfficientNetLite0? = nil) throws {
+    /// Loads the model in `folder` and the backbone it was trained on, to score in `precision` (a
+    /// model without int8 layers scores in fp32 and says so in `warnings`). `threads` sets the
+    /// engine's worker count (nil keeps the current setting, 0 means all cores).
+    public init(folder: ModelFolder, threads: Int? = nil, backbone: EfficientNetLite0? = nil, precision: Precision = .fp32) throws {
         if let threads { Engine.setThreads(threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : threads) }
-        let detector = try Detector(folder: folder, backbone: backbone ?? BackboneLocator.load())
+        let detector = try Detector(folder: folder, backbone: backbone ?? BackboneLocator.load(), precision: precision)
         self.detector = detector
         self.folder = folder
         manifest = detector.manifest
@@ -29,8 +30,12 @@ public final class Inspector: Sendable {
     /// The products the model knows, sorted.
     public var products: [String] { manifest.products.keys.sorted() }
 
-    /// What should be said about the model when it is loaded (`ModelManifest.calibrationWarning`).
-    public var warnings: [String] { manifest.calibrationWarning.map { [$0] } ?? [] }
+    /// What its frames are scored in.
+    public var precision: Precision { detector.precision }
+
+    /// What should be said about the model when it is loaded (`ModelManifest.calibrationWarning`,
+    /// int8 asked of a model without int8 layers).
+    public var warnings: [String] { [manifest.calibrationWarning, detector.precisionWarning].compactMap { $0 } }
 
     public struct UnknownProduct: Error, CustomStringConvertible, Sendable {
         public let product: String
@@ -99,7 +104,7 @@ public final class InspectorLoader: @unchecked Sendable {
     public init() {}
 
     /// The model in `folder`, or nil when none has been trained there yet.
-    public func load(folder: ModelFolder, threads: Int?) throws -> Inspector? {
+    public func load(folder: ModelFolder, threads: Int?, precision: Precision = .fp32) throws -> Inspector? {
         guard folder.exists else { return nil }
         let shared = try lock.withLock {
             if let backbone { return backbone }
@@ -107,6 +112,6 @@ public final class InspectorLoader: @unchecked Sendable {
             backbone = loaded
             return loaded
         }
-        return try Inspector(folder: folder, threads: threads, backbone: shared)
+        return try Inspector(folder: folder, threads: threads, backbone: shared, precision: precision)
     }
 }
