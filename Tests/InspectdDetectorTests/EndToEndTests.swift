@@ -87,16 +87,21 @@ struct EndToEndTests {
         try recalibrationChangesScoringNotWeights(folder, backbone: backbone)
     }
 
-    /// `inspectd quantize`, then int8 scoring: asked before quantising it warns and scores in fp32;
-    /// after, it runs on the int8 layers, and its maps follow the float ones (Pearson ≥ 0.99, the
-    /// defect still above the clean frame).
+    /// Training quantised the model (`inspectd quantize` does the same again); int8 scoring runs on
+    /// its int8 layers, and its maps follow the float ones (Pearson ≥ 0.99, the defect still above
+    /// the clean frame). Without int8 layers it warns and scores in fp32.
     func int8ScoringAgreesWithFloat(_ folder: ModelFolder, backbone: EfficientNetLite0, frames: [Image],
                                     float: [Detector.Analysis]) throws {
+        var bare = try folder.readManifest()
+        let trained = try #require(bare.quantisation)
+        #expect(trained.calibrationImages == 3 + 16 && trained.products == ["stripes"])
+        bare.quantisation = nil
+        try folder.writeManifest(bare)
         let early = try Detector(folder: folder, backbone: backbone, precision: .int8)
         #expect(early.precision == .fp32 && early.precisionWarning?.contains("inspectd quantize") == true)
         let manifest = try Quantiser.quantise(folder: folder, backbone: backbone, log: { _ in })
         let record = try #require(manifest.quantisation)
-        #expect(record.calibrationImages == 3 + 16 && record.products == ["stripes"])
+        #expect(record == trained, "quantize makes what training made")
         let int8 = try Detector(folder: folder, backbone: backbone, precision: .int8)
         #expect(int8.precision == .int8 && int8.precisionWarning == nil)
         let source = int8.manifest.scoring.source

@@ -34,13 +34,16 @@ public enum Quantiser {
         return layers
     }
 
-    /// Quantises the model in `folder` and records it: the calibration images are, per product,
-    /// its held-out normals and up to `trainingImages` of its training images (spread over the
-    /// folder), read from the folder the product was learnt from.
+    /// Quantises the model in `folder` and records it. The calibration images are every product's
+    /// held-out normals and up to `trainingImages` training images (spread over the folder) of each
+    /// of `trainingProducts` (default: those of the model's last training run, as the increment that
+    /// just trained them used them; an older product's training images are not read again), each
+    /// from the folder the product was learnt from.
     @discardableResult
-    public static func quantise(folder: ModelFolder, backbone: EfficientNetLite0, trainingImages: Int = 16,
-                                log: (String) -> Void) throws -> ModelManifest {
+    public static func quantise(folder: ModelFolder, backbone: EfficientNetLite0, trainingProducts: [String]? = nil,
+                                trainingImages: Int = 16, log: (String) -> Void) throws -> ModelManifest {
         let model = try folder.load(bases: false)
+        let sampled = Set(trainingProducts ?? model.manifest.training.runs.last?.products ?? [])
         let extractor = LatentExtractor(backbone: backbone, resolution: model.manifest.resolution)
         let detector = Detector(manifest: model.manifest, network: model.network, statistics: model.statistics, extractor: extractor)
         var images: [Image] = []
@@ -48,7 +51,8 @@ public enum Quantiser {
             let split = try ProductImages(product: name, folder: record.source,
                                           holdoutFraction: Calibrator.heldOutFraction(record) ?? ProductImages.defaultHoldoutFraction)
             let step = max(1, split.training.count / max(1, trainingImages))
-            let sample = stride(from: 0, to: split.training.count, by: step).prefix(trainingImages).map { split.training[$0] }
+            let sample = !sampled.contains(name) ? []
+                : stride(from: 0, to: split.training.count, by: step).prefix(trainingImages).map { split.training[$0] }
             images += decodeModelImages(split.holdout + sample, product: name, extractor: extractor, log: log)
         }
         guard !images.isEmpty else {

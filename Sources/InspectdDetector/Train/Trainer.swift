@@ -51,15 +51,19 @@ public final class Trainer {
         /// Earlier products' images mixed into the batches, unprojected (the replay baseline): half
         /// of each batch on average comes from them. They are not recalibrated.
         public var replay: [ProductSource]
+        /// Make the new weights' int8 layers at the end (`Quantiser`), as the daemon's int8 scoring needs.
+        public var quantise: Bool
 
         public init(projection: Bool = true, update: Bool = false, basisMethod: BasisMethod = .covariance,
-                    energy: EnergySchedule = .standard, sampleImages: Int = 32, replay: [ProductSource] = []) {
+                    energy: EnergySchedule = .standard, sampleImages: Int = 32, replay: [ProductSource] = [],
+                    quantise: Bool = true) {
             self.projection = projection
             self.update = update
             self.basisMethod = basisMethod
             self.energy = energy
             self.sampleImages = sampleImages
             self.replay = replay
+            self.quantise = quantise
         }
     }
 
@@ -257,7 +261,9 @@ public final class Trainer {
                                             basisSeconds: merged == nil ? nil : basisSeconds))
         try folder.save(manifest: manifest, network: network, statistics: statistics, residuals: residuals, subspaces: merged)
         try? FileManager.default.removeItem(at: stateURL)
-        return manifest
+        guard options.quantise else { return manifest }
+        // New weights: their int8 layers, from the new products' images and every product's held-out normals.
+        return try Quantiser.quantise(folder: folder, backbone: backbone, trainingProducts: sets.map(\.product), log: log)
     }
 
     /// What protects the products the model knows in a projected run: their bases (made now for
