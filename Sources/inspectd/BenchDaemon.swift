@@ -34,9 +34,12 @@ struct BenchDaemon: AsyncParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    @OptionGroup var precisionOption: PrecisionOption
+
     func run() async throws {
         let modelFolder = ModelFolder(URL(fileURLWithPath: model).standardizedFileURL)
-        let inspector = try Inspector(folder: modelFolder, threads: threads)
+        let inspector = try Inspector(folder: modelFolder, threads: threads, precision: precisionOption.precision)
+        for warning in inspector.warnings { note("warning: model \(inspector.version): \(warning)") }
         let productName = try chooseProduct(product, of: inspector)
         let sources = try ProductImages(product: productName, folder: images, holdoutFraction: 0).all
         guard !sources.isEmpty else { throw ValidationError("\(images): no PNG or JPEG frames") }
@@ -62,6 +65,7 @@ struct BenchDaemon: AsyncParsableCommand {
         spool_dir = "\(spool.path)"
         model_dir = "\(modelFolder.url.path)"
         threads = \(threads)
+        precision = "\(inspector.precision.rawValue)"
 
         [[camera]]
         name = "bench"
@@ -135,6 +139,7 @@ struct BenchDaemon: AsyncParsableCommand {
         let pureMs = percentile(pure, 0.5)
         let report: [String: Any] = [
             "frames": dropped, "paced": paced, "burst": burst, "product": productName, "threads": threads,
+            "precision": inspector.precision.rawValue,
             "latency_ms_p50": rounded(percentile(latency, 0.5), digits: 1),
             "latency_ms_p95": rounded(percentile(latency, 0.95), digits: 1),
             "frames_per_s": rounded(framesPerSecond, digits: 2),
