@@ -39,6 +39,33 @@ void inspectd_i8_quantize_rows(const float *x, size_t rows, size_t cols, size_t 
     }
 }
 
+// Positions 0..<count of four channels (`src[j]` NULL: a missing channel, its byte `zero`) into
+// one 32-bit word per position: assembling whole words lets the loop run on vectors of positions,
+// where storing byte by byte at a stride of 4 did not. Inlined into each clone, so that each
+// vectorises it for its own instruction set.
+__attribute__((always_inline)) static inline void quantize_quad(const float *const src[4], size_t count, float inverse_scale, int32_t zero_point,
+                                 int32_t offset, uint8_t zero, uint32_t *restrict out) {
+    if (src[0] && src[1] && src[2] && src[3]) {
+        const float *restrict a = src[0], *restrict b = src[1], *restrict c = src[2], *restrict d = src[3];
+        for (size_t p = 0; p < count; p++) {
+            uint32_t w0 = (uint8_t)(quantize(a[p], inverse_scale, zero_point) + offset);
+            uint32_t w1 = (uint8_t)(quantize(b[p], inverse_scale, zero_point) + offset);
+            uint32_t w2 = (uint8_t)(quantize(c[p], inverse_scale, zero_point) + offset);
+            uint32_t w3 = (uint8_t)(quantize(d[p], inverse_scale, zero_point) + offset);
+            out[p] = w0 | w1 << 8 | w2 << 16 | w3 << 24;
+        }
+        return;
+    }
+    for (size_t p = 0; p < count; p++) {
+        uint32_t word = 0;
+        for (int j = 0; j < 4; j++) {
+            uint32_t byte = src[j] ? (uint8_t)(quantize(src[j][p], inverse_scale, zero_point) + offset) : zero;
+            word |= byte << (8 * j);
+        }
+        out[p] = word;
+    }
+}
+
 INSPECTD_CLONES
 void inspectd_i8_quantize_planes(const float *x, size_t channels, size_t positions, size_t x_stride, float inverse_scale,
                                  int32_t zero_point, int32_t offset, size_t column_stride,
@@ -46,16 +73,9 @@ void inspectd_i8_quantize_planes(const float *x, size_t channels, size_t positio
     uint8_t zero = (uint8_t)(zero_point + offset);
     for (size_t q = first_quad; q < end_quad; q++) {
         uint8_t *dst = out + q * column_stride * 4;
-        for (size_t j = 0; j < 4; j++) {
-            size_t c = 4 * q + j;
-            if (c >= channels) {
-                for (size_t p = 0; p < positions; p++) dst[p * 4 + j] = zero;
-                continue;
-            }
-            const float *src = x + c * x_stride;
-            for (size_t p = 0; p < positions; p++)
-                dst[p * 4 + j] = (uint8_t)(quantize(src[p], inverse_scale, zero_point) + offset);
-        }
+        const float *src[4];
+        for (size_t j = 0; j < 4; j++) src[j] = 4 * q + j < channels ? x + (4 * q + j) * x_stride : NULL;
+        quantize_quad(src, positions, inverse_scale, zero_point, offset, zero, (uint32_t *)(void *)dst);
         memset(dst + positions * 4, zero, (column_stride - positions) * 4);
     }
 }
@@ -73,16 +93,9 @@ void inspectd_i8_quantize_padded(const float *x, size_t channels, size_t height,
             uint8_t *row = dst + (y + 1) * pw * 4;
             memset(row, zero, 4);
             memset(row + (width + 1) * 4, zero, 4);
-            for (size_t j = 0; j < 4; j++) {
-                size_t c = 4 * q + j;
-                if (c >= channels) {
-                    for (size_t i = 0; i < width; i++) row[(i + 1) * 4 + j] = zero;
-                    continue;
-                }
-                const float *src = x + (c * height + y) * width;
-                for (size_t i = 0; i < width; i++)
-                    row[(i + 1) * 4 + j] = (uint8_t)(quantize(src[i], inverse_scale, zero_point) + offset);
-            }
+            const float *src[4];
+            for (size_t j = 0; j < 4; j++) src[j] = 4 * q + j < channels ? x + ((4 * q + j) * height + y) * width : NULL;
+            quantize_quad(src, width, inverse_scale, zero_point, offset, zero, (uint32_t *)(void *)(row + 4));
         }
     }
 }
