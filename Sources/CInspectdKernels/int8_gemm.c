@@ -259,29 +259,20 @@ TARGET_AVX2 static inline void store8(const inspectd_i8_epilogue *e, __m256i sum
 
 enum { R256 = 6, R2 = 4 };
 
-TARGET_AVX_VNNI __attribute__((always_inline)) static inline void block_avx_vnni(RUNNER_ARGS) {
-    BLOCK_BODY(__m256i, R256, load8, _mm256_setzero_si256, _mm256_set1_epi32,
-               _mm256_dpbusd_avx_epi32, store8)
-}
-
-TARGET_AVX_VNNI static void run_avx_vnni(RUNNER_ARGS) {
-    switch (2 * nr + nv - 2) {
-        BLOCK_CASE(block_avx_vnni, 1) BLOCK_CASE(block_avx_vnni, 2) BLOCK_CASE(block_avx_vnni, 3)
-        BLOCK_CASE(block_avx_vnni, 4) BLOCK_CASE(block_avx_vnni, 5) BLOCK_CASE(block_avx_vnni, 6)
+// The 256-bit VNNI runner, once per encoding of vpdpbusd (DOT): the same blocks either way.
+#define VNNI256_RUNNER(TARGET, BLOCK, RUN, DOT)                                                     \
+    TARGET __attribute__((always_inline)) static inline void BLOCK(RUNNER_ARGS) {                   \
+        BLOCK_BODY(__m256i, R256, load8, _mm256_setzero_si256, _mm256_set1_epi32, DOT, store8)      \
+    }                                                                                               \
+    TARGET static void RUN(RUNNER_ARGS) {                                                           \
+        switch (2 * nr + nv - 2) {                                                                  \
+            BLOCK_CASE(BLOCK, 1) BLOCK_CASE(BLOCK, 2) BLOCK_CASE(BLOCK, 3)                          \
+            BLOCK_CASE(BLOCK, 4) BLOCK_CASE(BLOCK, 5) BLOCK_CASE(BLOCK, 6)                          \
+        }                                                                                           \
     }
-}
 
-TARGET_VNNI_VL __attribute__((always_inline)) static inline void block_vnni_vl(RUNNER_ARGS) {
-    BLOCK_BODY(__m256i, R256, load8, _mm256_setzero_si256, _mm256_set1_epi32,
-               _mm256_dpbusd_epi32, store8)
-}
-
-TARGET_VNNI_VL static void run_vnni_vl(RUNNER_ARGS) {
-    switch (2 * nr + nv - 2) {
-        BLOCK_CASE(block_vnni_vl, 1) BLOCK_CASE(block_vnni_vl, 2) BLOCK_CASE(block_vnni_vl, 3)
-        BLOCK_CASE(block_vnni_vl, 4) BLOCK_CASE(block_vnni_vl, 5) BLOCK_CASE(block_vnni_vl, 6)
-    }
-}
+VNNI256_RUNNER(TARGET_AVX_VNNI, block_avx_vnni, run_avx_vnni, _mm256_dpbusd_avx_epi32)
+VNNI256_RUNNER(TARGET_VNNI_VL, block_vnni_vl, run_vnni_vl, _mm256_dpbusd_epi32)
 
 // |s|·(v·sign s) = s·v, and a pair of such products stays within ±2·127·127, inside int16.
 TARGET_AVX2 static inline __m256i dot_avx2(__m256i acc, __m256i x, __m256i w) {

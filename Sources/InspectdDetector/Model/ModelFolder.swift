@@ -113,18 +113,26 @@ public struct ModelFolder: Sendable {
         return Contents(manifest: manifest, network: network, statistics: statistics, residuals: residuals, subspaces: subspaces)
     }
 
+    /// The tensors of a file the manifest lists with its SHA-256, read once and checked against it;
+    /// `content` names what the file holds and `mismatch` says what a wrong digest means.
+    private func verifiedTensors(_ url: URL, sha256 expected: String, content: String, mismatch: String) throws -> [String: Tensor] {
+        let bytes: Data
+        do {
+            bytes = try Data(contentsOf: url)
+        } catch {
+            throw Failure(path: url.path, reason: "cannot read the \(content) the manifest lists (\(error))")
+        }
+        let digest = SHA256.hex(bytes)
+        guard digest == expected else {
+            throw Failure(path: url.path, reason: "SHA-256 \(digest.prefix(12)) is not the \(expected.prefix(12)) the manifest records: \(mismatch)")
+        }
+        return try Safetensors.decode(bytes, source: url.path).tensors
+    }
+
     /// The bases the record describes, checked against its SHA-256 and the network's layers.
     func loadSubspaces(_ record: ContinualRecord, network: CDADNetwork) throws -> ProtectedSubspaces {
-        let digest: String
-        do {
-            digest = try SHA256.hex(ofFile: basesURL)
-        } catch {
-            throw Failure(path: basesURL.path, reason: "cannot read the protected subspaces the manifest lists (\(error))")
-        }
-        guard digest == record.basesSHA256 else {
-            throw Failure(path: basesURL.path, reason: "SHA-256 \(digest.prefix(12)) is not the \(record.basesSHA256.prefix(12)) "
-                          + "the manifest records: the file is damaged or belongs to another model")
-        }
+        let tensors = try verifiedTensors(basesURL, sha256: record.basesSHA256, content: "protected subspaces",
+                                          mismatch: "the file is damaged or belongs to another model")
         let dimensions = ProtectedParameters.projectedDimensions(network.namedParameters)
         var expected: [String: (dimension: Int, rank: Int)] = [:]
         for (name, d) in dimensions { expected[name] = (d, 0) }
@@ -137,7 +145,6 @@ public struct ModelFolder: Sendable {
             }
             expected[name] = (d, layer.rank)
         }
-        let (tensors, _) = try Safetensors.read(from: basesURL)
         return try ProtectedSubspaces(tensors: tensors, expected: expected, file: basesURL.path)
     }
 
@@ -205,17 +212,8 @@ public struct ModelFolder: Sendable {
     /// the model has none.
     public func loadInt8(_ manifest: ModelManifest, network: CDADNetwork) throws -> [String: Int8Layer]? {
         guard let record = manifest.quantisation else { return nil }
-        let digest: String
-        do {
-            digest = try SHA256.hex(ofFile: int8URL)
-        } catch {
-            throw Failure(path: int8URL.path, reason: "cannot read the int8 layers the manifest lists (\(error))")
-        }
-        guard digest == record.int8SHA256 else {
-            throw Failure(path: int8URL.path, reason: "SHA-256 \(digest.prefix(12)) is not the \(record.int8SHA256.prefix(12)) "
-                          + "the manifest records: the file is damaged or belongs to other weights ('inspectd quantize' remakes it)")
-        }
-        let (tensors, _) = try Safetensors.read(from: int8URL)
+        let tensors = try verifiedTensors(int8URL, sha256: record.int8SHA256, content: "int8 layers",
+                                          mismatch: "the file is damaged or belongs to other weights ('inspectd quantize' remakes it)")
         let parameters = network.parameterDictionary
         var layers: [String: Int8Layer] = [:]
         for name in record.layers {

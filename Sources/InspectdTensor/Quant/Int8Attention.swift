@@ -21,10 +21,13 @@ public func int8ScaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
             key.data.withUnsafeBufferPointer { pk in
                 value.data.withUnsafeBufferPointer { pv in
                     Tensor.withOptionalPointer(mask?.bias) { pm in
-                        Engine.parallelItems(g.slices) { _, s in
-                            let scratch = Int8AttentionScratch(g, depthQuads: depthQuads, keyQuads: keyQuads,
-                                                               keyStride: keyStride, valueStride: valueStride)
-                            defer { scratch.deallocate() }
+                        // One set of buffers per thread, reused slice after slice.
+                        let scratches = (0..<Engine.threads).map { _ in
+                            Int8AttentionScratch(g, depthQuads: depthQuads, keyQuads: keyQuads, keyStride: keyStride, valueStride: valueStride)
+                        }
+                        defer { for scratch in scratches { scratch.deallocate() } }
+                        Engine.parallelItems(g.slices) { worker, s in
+                            let scratch = scratches[worker]
                             // Q and K, one scale per row.
                             inspectd_i8_quantize_rows_symmetric(pq.baseAddress! + g.queryStart(s), g.queries, g.depth, g.width,
                                                                 scratch.queryRows, depthQuads * 4, scratch.queryScales, scratch.querySums)
