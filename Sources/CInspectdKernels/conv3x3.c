@@ -29,7 +29,9 @@ enum { CO_BLOCK = INSPECTD_CONV3X3_BLOCK, VECTORS = 2, LANES16 = 16, LANES8 = 8,
 size_t inspectd_conv3x3_lanes(void) {
 #ifdef INSPECTD_HAVE_DIRECT_CONV
     __builtin_cpu_init();
+#ifndef INSPECTD_FLOAT_AVX2
     if (__builtin_cpu_supports("avx512f")) return LANES16;
+#endif
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return LANES8;
 #endif
     return 0;

@@ -158,13 +158,17 @@ static inline int32_t load_quad(const int8_t *p) {
     int nr, int nv, const int8_t *rows, size_t row_stride, size_t r0, const column_source *src,     \
         const segment *seg, const inspectd_i8_epilogue *e
 
+// Clang otherwise rolls the 12 x 2 block's loops back up, keeps its accumulators on the stack and
+// zeroes them with a memset call per block: a fifth of the time at k = 64.
+#define UNROLL _Pragma("clang loop unroll(full)")
+
 // The block body shared by every vector path: VECTOR the register type, LOAD(pointer) a whole
 // vector of columns (lanes past a segment's count read whatever follows, which the callers keep
 // inside their buffers, and are never stored), DOT(acc, x, broadcast s) the product.
 #define BLOCK_BODY(VECTOR, MAXR, LOAD, ZERO, SET1, DOT, STORE)                                      \
     VECTOR acc[MAXR][2];                                                                            \
-    for (int i = 0; i < nr; i++)                                                                    \
-        for (int v = 0; v < nv; v++) acc[i][v] = ZERO();                                            \
+    UNROLL for (int i = 0; i < nr; i++)                                                             \
+        UNROLL for (int v = 0; v < nv; v++) acc[i][v] = ZERO();                                     \
     const int8_t *s = rows + r0 * row_stride;                                                       \
     size_t q = 0;                                                                                   \
     for (size_t t = 0; t < src->taps; t++) {                                                        \
@@ -172,15 +176,15 @@ static inline int32_t load_quad(const int8_t *p) {
         for (size_t cq = 0; cq < src->channel_quads; cq++, q++) {                                   \
             const uint8_t *quad = tap + cq * src->quad_stride;                                      \
             VECTOR x[2];                                                                            \
-            for (int v = 0; v < nv; v++) x[v] = LOAD(quad + seg[v].offset);                          \
-            for (int i = 0; i < nr; i++) {                                                          \
+            UNROLL for (int v = 0; v < nv; v++) x[v] = LOAD(quad + seg[v].offset);                   \
+            UNROLL for (int i = 0; i < nr; i++) {                                                   \
                 VECTOR w = SET1(load_quad(s + (size_t)i * row_stride + 4 * q));                     \
-                for (int v = 0; v < nv; v++) acc[i][v] = DOT(acc[i][v], x[v], w);                   \
+                UNROLL for (int v = 0; v < nv; v++) acc[i][v] = DOT(acc[i][v], x[v], w);            \
             }                                                                                       \
         }                                                                                           \
     }                                                                                               \
-    for (int i = 0; i < nr; i++)                                                                    \
-        for (int v = 0; v < nv; v++) STORE(e, acc[i][v], r0 + (size_t)i, seg[v].column, seg[v].count);
+    UNROLL for (int i = 0; i < nr; i++)                                                             \
+        UNROLL for (int v = 0; v < nv; v++) STORE(e, acc[i][v], r0 + (size_t)i, seg[v].column, seg[v].count);
 
 // --- AVX-512 VNNI ----------------------------------------------------------------------------
 

@@ -145,18 +145,27 @@ void inspectd_i8_softmax_rows(const float *scores, size_t rows, size_t cols, siz
         }
         // e = exp(s − m) is at most 1, reached by the largest score: 127·e are the levels, and the
         // row's 1/Σe goes into its scale, so the probabilities are never written as floats.
-        for (int j = 0; j < LANES; j++) lane[j] = 0.0f;
-        int32_t sum = 0;
+        // Both sums per lane, so the loop stays in vectors (one running int32 was reduced across
+        // the vector at every step).
+        int32_t lane_sum[LANES];
+        for (int j = 0; j < LANES; j++) {
+            lane[j] = 0.0f;
+            lane_sum[j] = 0;
+        }
         for (size_t i = 0; i < body; i += LANES)
             for (int j = 0; j < LANES; j++) {
                 float e = inspectd_exp(row[i + j] - m);
                 int32_t q = (int32_t)nearbyintf(e * 127.0f);
                 dst[i + j] = (int8_t)q;
-                sum += q;
+                lane_sum[j] += q;
                 lane[j] += e;
             }
         float total = 0.0f;
-        for (int j = 0; j < LANES; j++) total += lane[j];
+        int32_t sum = 0;
+        for (int j = 0; j < LANES; j++) {
+            total += lane[j];
+            sum += lane_sum[j];
+        }
         for (size_t i = body; i < cols; i++) {
             float e = inspectd_exp(row[i] - m);
             int32_t q = (int32_t)nearbyintf(e * 127.0f);

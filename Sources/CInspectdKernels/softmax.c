@@ -42,6 +42,9 @@ void inspectd_softmax_row(float *row, size_t n) {
 
 const char *inspectd_kernels_isa(void) {
 #if defined(__x86_64__) && defined(__clang__)
+#ifdef INSPECTD_FLOAT_AVX2
+    return "avx2 (forced at build)";
+#endif
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) return "avx512";
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "avx2";

@@ -5,7 +5,12 @@
 #ifndef INSPECTD_VECTOR_CLONES_H
 #define INSPECTD_VECTOR_CLONES_H
 
-#if defined(__x86_64__) && defined(__clang__)
+// INSPECTD_FLOAT_AVX2 (a benchmark build: `-Xcc -DINSPECTD_FLOAT_AVX2`) keeps every float kernel on
+// AVX2+FMA even where AVX-512 runs, so that the int8 AVX2 path can be compared with the float
+// kernels an AVX2 CPU would run.
+#if defined(__x86_64__) && defined(__clang__) && defined(INSPECTD_FLOAT_AVX2)
+#define INSPECTD_CLONES __attribute__((target("arch=haswell")))
+#elif defined(__x86_64__) && defined(__clang__)
 #define INSPECTD_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 #else
 #define INSPECTD_CLONES

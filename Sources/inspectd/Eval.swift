@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import InspectdDetector
+import InspectdModel
+import InspectdTensor
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +23,9 @@ struct Eval: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    @Flag(help: "Score every frame in both fp32 and int8 (the model's int8 layers) in one pass and compare: both precisions' metrics, the Pearson correlation of each frame's two maps, the share of frames with the same verdict at the product's threshold. Uses the model's map source.")
+    var precisionAgreement = false
+
     @OptionGroup var scoring: ScoringOptions
     @OptionGroup var precisionOption: PrecisionOption
     @OptionGroup var engine: EngineOptions
@@ -37,6 +42,10 @@ struct Eval: ParsableCommand {
             }
         }
         let (backbone, _) = try loadBackbone()
+        if precisionAgreement {
+            guard chosen == nil else { throw ValidationError("--precision-agreement compares the model's own map source; leave out --sources") }
+            return try comparePrecisions(names, backbone: backbone)
+        }
         let detector = try precisionOption.detector(model: model, backbone: backbone)
         let evaluator = Evaluator(detector: detector, settings: try scoring.applied(to: detector.manifest))
         let sources = chosen ?? [detector.manifest.scoring.source]
@@ -73,6 +82,40 @@ struct Eval: ParsableCommand {
             for source in sources {
                 let mean = Evaluator.mean(Array((perSource[source] ?? [:]).values))
                 print("mean [\(source.rawValue)]: " + mean.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "  "))
+            }
+        }
+    }
+
+    private func comparePrecisions(_ names: [String], backbone: EfficientNetLite0) throws {
+        let detector = try Detector(folder: ModelFolder(URL(fileURLWithPath: model)), backbone: backbone, precision: .int8)
+        guard detector.precision == .int8 else {
+            throw ValidationError("--precision-agreement: \(detector.precisionWarning ?? "the model has no int8 layers")")
+        }
+        let agreement = PrecisionAgreement(detector: detector, settings: try scoring.applied(to: detector.manifest))
+        note("scoring: \(agreement.settings.source.rawValue) map, noise level \(agreement.settings.noiseLevel), "
+             + "\(agreement.settings.ddimSteps) DDIM steps, fp32 and int8 (\(Int8Path.active.name))")
+        var reports: [String: [String: Any]] = [:]
+        var fp32: [String: [String: Double]] = [:], int8: [String: [String: Double]] = [:]
+        for name in names {
+            let set = try EvaluationSet(root: URL(fileURLWithPath: data).appendingPathComponent(name).path)
+            let result = try agreement.compare(set: set, product: name)
+            reports[name] = result.report
+            (fp32[name], int8[name]) = (result.fp32.percentages, result.int8.percentages)
+            if !json {
+                let metrics = ["image_auroc", "pixel_auroc", "pixel_aupro"].map { key in
+                    "\(key) \(result.fp32.percentages[key].map { "\($0)" } ?? "-") → \(result.int8.percentages[key].map { "\($0)" } ?? "-")"
+                }.joined(separator: "  ")
+                print("\(name): \(metrics)  map pearson mean \(result.report["map_pearson_mean"]!) lowest \(result.report["map_pearson_lowest"]!)  "
+                      + "same verdicts \(result.sameVerdicts)/\(result.frames)  (\(String(format: "%.1f", result.fp32.seconds)) s)")
+            }
+        }
+        let means = ["fp32": Evaluator.mean(Array(fp32.values)), "int8": Evaluator.mean(Array(int8.values))]
+        if json {
+            printJSONLine(["products": reports, "mean": means, "int8_kernels": Int8Path.active.name,
+                           "ddim_steps": agreement.settings.ddimSteps, "noise_level": agreement.settings.noiseLevel])
+        } else {
+            for (precision, mean) in means.sorted(by: { $0.key < $1.key }) {
+                print("mean [\(precision)]: " + mean.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "  "))
             }
         }
     }

@@ -42,6 +42,9 @@ struct ScoringOptions: ParsableArguments {
     @Option(help: "Image score = mean of this share of the map's highest values, for every product; 0 = its maximum (default: the model's, which may be chosen per product).")
     var imageScoreTopFraction: Float?
 
+    @Option(help: "Seed of the scoring noise (docs/MODEL.md §6), to measure how much the figures depend on the draw (default: the model's).")
+    var noiseSeed: UInt64?
+
     /// The manifest's scoring settings with these overrides, checked against the model's schedule.
     func applied(to manifest: ModelManifest) throws -> ScoringSettings {
         var settings = manifest.scoring
@@ -64,6 +67,7 @@ struct ScoringOptions: ParsableArguments {
             // A fraction asked for is a fraction for every product, not a fallback behind their choices.
             settings.imageScoreCandidates = []
         }
+        if let noiseSeed { settings.noiseSeed = noiseSeed }
         return settings
     }
 }

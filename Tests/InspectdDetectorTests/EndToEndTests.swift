@@ -83,15 +83,17 @@ struct EndToEndTests {
         #expect(throws: Detector.MissingResiduals.self) { try detector.analyse([clean], product: "unknown") }
 
         try evaluatorRanksDefects(detector, root: root.appendingPathComponent("set"), random: &random)
-        try int8ScoringAgreesWithFloat(folder, backbone: backbone, frames: [clean, defective], float: analyses)
+        try int8ScoringAgreesWithFloat(folder, backbone: backbone, frames: [clean, defective], float: analyses,
+                                       set: root.appendingPathComponent("set"))
         try recalibrationChangesScoringNotWeights(folder, backbone: backbone)
     }
 
     /// Training quantised the model (`inspectd quantize` does the same again); int8 scoring runs on
     /// its int8 layers, and its maps follow the float ones (Pearson ≥ 0.99, the defect still above
-    /// the clean frame). Without int8 layers it warns and scores in fp32.
+    /// the clean frame). Without int8 layers it warns and scores in fp32. `eval --precision-agreement`
+    /// on the small set: its fp32 side is exactly the float evaluation, its int8 side close to it.
     func int8ScoringAgreesWithFloat(_ folder: ModelFolder, backbone: EfficientNetLite0, frames: [Image],
-                                    float: [Detector.Analysis]) throws {
+                                    float: [Detector.Analysis], set root: URL) throws {
         var bare = try folder.readManifest()
         let trained = try #require(bare.quantisation)
         #expect(trained.calibrationImages == 3 + 16 && trained.products == ["stripes"])
@@ -107,14 +109,18 @@ struct EndToEndTests {
         let source = int8.manifest.scoring.source
         let analyses = try int8.analyse(frames, product: "stripes")
         for (a, b) in zip(analyses, float) {
-            let x = a.maps[source]!.values.map(Double.init), y = b.maps[source]!.values.map(Double.init)
-            #expect(x != y, "the int8 layers ran")
-            let (mx, my) = (x.reduce(0, +) / Double(x.count), y.reduce(0, +) / Double(y.count))
-            let sxy = zip(x, y).reduce(0) { $0 + ($1.0 - mx) * ($1.1 - my) }
-            let sxx = x.reduce(0) { $0 + ($1 - mx) * ($1 - mx) }, syy = y.reduce(0) { $0 + ($1 - my) * ($1 - my) }
-            #expect(sxy / (sxx * syy).squareRoot() >= 0.99)
+            #expect(a.maps[source]!.values != b.maps[source]!.values, "the int8 layers ran")
+            #expect(PrecisionAgreement.pearson(a.maps[source]!.values, b.maps[source]!.values) >= 0.99)
         }
         #expect(analyses[1].scores[source]! > analyses[0].scores[source]!)
+
+        let set = try EvaluationSet(root: root.path)
+        let agreement = try PrecisionAgreement(detector: int8).compare(set: set, product: "stripes")
+        let float = try Evaluator(detector: int8.scoringInFloat32).evaluate(set: set, product: "stripes", sources: [source])[source]!
+        #expect(agreement.fp32.percentages == float.percentages && agreement.fp32.images == 8)
+        #expect(agreement.frames == 8 && agreement.sameVerdicts >= 7)
+        #expect(agreement.meanMapPearson >= 0.99 && agreement.lowestMapPearson <= agreement.meanMapPearson)
+        #expect(abs(agreement.int8.imageAUROC! - float.imageAUROC!) <= 0.2)
     }
 
     /// `inspectd calibrate`: new scoring settings and fresh levels and thresholds, same weights;

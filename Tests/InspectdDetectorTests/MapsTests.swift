@@ -182,4 +182,30 @@ private func largestDifference(_ a: [Float], _ b: [Float]) -> Float {
         #expect(map.imageScores(topFractions: [0.25, 0, 1, 0.375]) == [6, 7, Float(27) / 8, Float(17) / 3])
         #expect(map.imageScores(topFractions: [0, 0.05]) == [7, 7])
     }
+
+    /// By hand: x = 1, 2, 3 and y = 2, 4, 7 give Σdxdy = 5, Σdx² = 2, Σdy² = 114/9.
+    @Test func pearsonOfTwoMaps() {
+        #expect(abs(PrecisionAgreement.pearson([1, 2, 3], [2, 4, 7]) - 5 / (2 * 114 / 9.0).squareRoot()) < 1e-12)
+        #expect(PrecisionAgreement.pearson([1, 2, 3], [-3, -6, -9]) == -1)
+        #expect(PrecisionAgreement.pearson([2, 2], [2, 2]) == 1)
+        #expect(PrecisionAgreement.pearson([2, 2], [1, 3]) == 0)
+    }
+
+    /// The selection behind the image score against a full sort: random maps, maps of few
+    /// distinct values (ties around the pivot), sorted and reversed input, every k at the edges.
+    @Test func largestValuesMatchAFullSort() {
+        var generator = SystemRandomNumberGenerator()
+        let inputs: [[Float]] = [
+            (0..<4099).map { _ in Float.random(in: -1...1, using: &generator) },
+            (0..<1000).map { _ in Float(Int.random(in: 0..<4, using: &generator)) },
+            (0..<500).map(Float.init), (0..<500).map { Float(500 - $0) },
+            [Float](repeating: 2, count: 77), [3],
+        ]
+        for values in inputs {
+            let sorted = values.sorted(by: >)
+            for k in Set([1, 2, 3, values.count / 3, values.count - 1, values.count]) where (1...values.count).contains(k) {
+                #expect(AnomalyMap.largest(k, of: values) == Array(sorted.prefix(k)), "k \(k) of \(values.count)")
+            }
+        }
+    }
 }

@@ -45,42 +45,57 @@ public struct Evaluator {
     public func evaluate(set: EvaluationSet, product: String, sources: [ScoringSettings.MapSource]) throws
         -> [ScoringSettings.MapSource: Result] {
         let started = Date()
-        let side = detector.manifest.resolution
-        var scores: [ScoringSettings.MapSource: [Float]] = [:]
-        var pixels: [ScoringSettings.MapSource: PixelEvaluation] = [:]
-        for source in sources { pixels[source] = PixelEvaluation() }
-        let labels = set.testItems.map(\.isAnomalous)
-
-        for start in stride(from: 0, to: set.testItems.count, by: batchSize) {
-            let items = Array(set.testItems[start..<min(start + batchSize, set.testItems.count)])
-            let frames = try items.map { try Image(contentsOfFile: $0.path) }
+        var tallies = Dictionary(uniqueKeysWithValues: sources.map { ($0, Tally()) })
+        try Self.batches(of: set, size: batchSize, side: detector.manifest.resolution) { frames, masks in
             let analyses = try detector.analyse(frames, product: product, sources: sources, settings: settings)
-            for (index, item) in items.enumerated() {
-                let mask = set.hasMasks
-                    ? try set.mask(for: item, imageWidth: frames[index].width, imageHeight: frames[index].height, width: side, height: side)
-                    : nil
+            for index in frames.indices {
                 for source in sources {
-                    scores[source, default: []].append(analyses[index].scores[source]!)
-                    if set.hasMasks {
-                        pixels[source]!.add(map: analyses[index].maps[source]!.values, mask: item.isAnomalous ? mask : nil,
-                                            width: side, height: side)
-                    }
+                    tallies[source]!.add(analyses[index].maps[source]!, score: analyses[index].scores[source]!,
+                                         mask: masks[index], in: set)
                 }
             }
         }
         let seconds = Date().timeIntervalSince(started)
-        var results: [ScoringSettings.MapSource: Result] = [:]
-        for source in sources {
-            let s = scores[source] ?? []
-            let pixel = set.hasMasks ? pixels[source]!.evaluate() : nil
-            results[source] = Result(
-                imageAUROC: Metrics.auroc(scores: s, labels: labels),
-                imageAP: Metrics.averagePrecision(scores: s, labels: labels),
-                imageF1Max: Metrics.f1Max(scores: s, labels: labels)?.f1,
-                pixelAUROC: pixel?.auroc, pixelAP: pixel?.averagePrecision, pixelAUPRO: pixel?.aupro,
-                pixelF1Max: pixel?.f1Max?.f1, images: s.count, seconds: seconds)
+        return tallies.mapValues { $0.result(of: set, seconds: seconds) }
+    }
+
+    /// Runs `body` on the set's test frames `size` at a time, with each frame's ground-truth mask
+    /// at `side` x `side` (nil for a normal frame or a set without masks).
+    static func batches(of set: EvaluationSet, size: Int, side: Int,
+                        _ body: (_ frames: [Image], _ masks: [[Bool]?]) throws -> Void) throws {
+        for start in stride(from: 0, to: set.testItems.count, by: size) {
+            let items = Array(set.testItems[start..<min(start + size, set.testItems.count)])
+            let frames = try items.map { try Image(contentsOfFile: $0.path) }
+            let masks = try items.indices.map { index in
+                set.hasMasks && items[index].isAnomalous
+                    ? try set.mask(for: items[index], imageWidth: frames[index].width, imageHeight: frames[index].height,
+                                   width: side, height: side)
+                    : nil
+            }
+            try body(frames, masks)
         }
-        return results
+    }
+
+    /// One map source's image scores and pixels over a set, frame by frame.
+    struct Tally {
+        var scores: [Float] = []
+        var pixels = PixelEvaluation()
+
+        mutating func add(_ map: AnomalyMap, score: Float, mask: [Bool]?, in set: EvaluationSet) {
+            scores.append(score)
+            if set.hasMasks { pixels.add(map: map.values, mask: mask, width: map.width, height: map.height) }
+        }
+
+        func result(of set: EvaluationSet, seconds: Double) -> Result {
+            let labels = set.testItems.map(\.isAnomalous)
+            let pixel = set.hasMasks ? pixels.evaluate() : nil
+            return Result(
+                imageAUROC: Metrics.auroc(scores: scores, labels: labels),
+                imageAP: Metrics.averagePrecision(scores: scores, labels: labels),
+                imageF1Max: Metrics.f1Max(scores: scores, labels: labels)?.f1,
+                pixelAUROC: pixel?.auroc, pixelAP: pixel?.averagePrecision, pixelAUPRO: pixel?.aupro,
+                pixelF1Max: pixel?.f1Max?.f1, images: scores.count, seconds: seconds)
+        }
     }
 
     /// The mean of each metric over the sets that have it, in percent.

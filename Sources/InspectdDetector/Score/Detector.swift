@@ -56,6 +56,13 @@ public final class Detector: @unchecked Sendable {
                   residuals: model.residuals, quantised: quantised, precisionWarning: warning)
     }
 
+    /// The same model scoring in Float32, sharing the network, statistics and levels: what int8
+    /// is measured against.
+    public var scoringInFloat32: Detector {
+        quantised == nil ? self : Detector(manifest: manifest, network: network, statistics: statistics, extractor: extractor,
+                                           residuals: residuals)
+    }
+
     /// Maps and scores of one frame, at the model resolution.
     public struct Analysis: Sendable {
         /// Smoothed map per source that was asked for.
