@@ -51,6 +51,9 @@ public struct DaemonSettings: Sendable, Equatable {
     public var precision: Precision
     /// `queue_capacity`: frames waiting to be scored before new ones are held back.
     public var queueCapacity: Int
+    /// `batch_max`: the most frames scored in one call, taken from those already waiting when
+    /// scoring is free (it never waits for more); 1 scores one frame at a time.
+    public var batchMax: Int
     /// `heatmaps`: write heatmap, overlay and mask PNGs beside each verdict.
     public var heatmaps: Bool
     /// `status_interval`: how often the systemd STATUS= line and the metrics are refreshed.
@@ -72,6 +75,7 @@ public struct DaemonSettings: Sendable, Equatable {
         threads = 0
         precision = .fp32
         queueCapacity = 256
+        batchMax = 8
         heatmaps = true
         statusInterval = .seconds(5)
         logLevel = "info"

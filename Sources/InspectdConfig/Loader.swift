@@ -122,7 +122,7 @@ private struct Builder {
 
     mutating func applyDaemon(_ table: TOMLTable, _ reader: Reader) throws {
         let keys = ["state_dir", "spool_dir", "products_dir", "quarantine_dir", "model_dir", "metrics_file",
-                    "threads", "precision", "queue_capacity", "heatmaps", "status_interval", "log_level"]
+                    "threads", "precision", "queue_capacity", "batch_max", "heatmaps", "status_interval", "log_level"]
         for name in table.keys {
             let value = table[name]!
             let key = TOML.join("daemon", name)
@@ -137,6 +137,7 @@ private struct Builder {
             case "precision":
                 daemon.precision = Precision(rawValue: try reader.choice(value, key: key, Precision.allCases.map(\.rawValue)))!
             case "queue_capacity": daemon.queueCapacity = try reader.integer(value, key: key, in: 1...100_000)
+            case "batch_max": daemon.batchMax = try reader.integer(value, key: key, in: 1...64, meaning: "(1 = one frame at a time)")
             case "heatmaps": daemon.heatmaps = try reader.boolean(value, key: key)
             case "status_interval": daemon.statusInterval = try reader.duration(value, key: key, zeroAllowed: false)!
             case "log_level": daemon.logLevel = try reader.choice(value, key: key, DaemonSettings.logLevels)

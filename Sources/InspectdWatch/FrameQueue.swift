@@ -71,14 +71,9 @@ public final class FrameQueue: Sendable {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<FrameArrival?, Never>) in
                 let released = state.withLock { s -> CheckedContinuation<Bool, Never>? in
-                    if let frame = s.removeFirst() {
-                        s.waiting.remove(frame.url)
+                    if let (frame, released) = s.take() {
                         continuation.resume(returning: frame)
-                        guard !s.producers.isEmpty else { return nil }
-                        // The freed slot goes to the longest-waiting producer; its URL stays in `waiting`.
-                        let producer = s.producers.removeFirst()
-                        s.append(producer.frame)
-                        return producer.continuation
+                        return released
                     }
                     if s.finished || Task.isCancelled {
                         continuation.resume(returning: nil)
@@ -98,6 +93,22 @@ public final class FrameQueue: Sendable {
             }
             cancelled?.resume(returning: nil)
         }
+    }
+
+    /// Up to `limit` of the frames waiting now, oldest first, without suspending (none when the
+    /// queue is empty). The consumer takes them with the one `next()` gave it, to handle together
+    /// what piled up while it was busy.
+    public func takeWaiting(upTo limit: Int) -> [FrameArrival] {
+        let (frames, released) = state.withLock { s -> ([FrameArrival], [CheckedContinuation<Bool, Never>]) in
+            var frames: [FrameArrival] = [], released: [CheckedContinuation<Bool, Never>] = []
+            while frames.count < limit, let (frame, producer) = s.take() {
+                frames.append(frame)
+                if let producer { released.append(producer) }
+            }
+            return (frames, released)
+        }
+        for producer in released { producer.resume(returning: true) }
+        return frames
     }
 
     /// No more frames will be pushed: the consumer drains what is queued, then gets nil. Producers
@@ -153,6 +164,18 @@ public final class FrameQueue: Sendable {
         mutating func append(_ frame: FrameArrival) {
             slots[(head + count) % capacity] = frame
             count += 1
+        }
+
+        /// The oldest frame, no longer counted as waiting. The slot it frees goes to the
+        /// longest-waiting producer (whose URL stays in `waiting`); that producer's continuation is
+        /// returned, to be resumed outside the lock.
+        mutating func take() -> (FrameArrival, CheckedContinuation<Bool, Never>?)? {
+            guard let frame = removeFirst() else { return nil }
+            waiting.remove(frame.url)
+            guard !producers.isEmpty else { return (frame, nil) }
+            let producer = producers.removeFirst()
+            append(producer.frame)
+            return (frame, producer.continuation)
         }
 
         mutating func removeFirst() -> FrameArrival? {

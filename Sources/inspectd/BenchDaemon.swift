@@ -11,7 +11,7 @@ import InspectdWatch
 struct BenchDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-daemon",
-        abstract: "Drop frames into a watched folder of a running daemon; report latency from file close to verdict, frames/s and peak RSS.")
+        abstract: "Drop frames into a watched folder of a running daemon; report latency from file close to verdict, frames/s, batch sizes and peak RSS.")
 
     @Option(help: "The model folder.")
     var model: String
@@ -31,10 +31,17 @@ struct BenchDaemon: AsyncParsableCommand {
     @Option(help: "Engine threads for the daemon and the baseline (0: all cores).")
     var threads: Int = 0
 
+    @Option(help: "The daemon's batch_max: the most waiting frames scored together (1: one at a time).")
+    var batchMax: Int = 8
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
     @OptionGroup var precisionOption: PrecisionOption
+
+    func validate() throws {
+        guard (1...64).contains(batchMax) else { throw ValidationError("--batch-max must be from 1 to 64, got \(batchMax)") }
+    }
 
     func run() async throws {
         let modelFolder = ModelFolder(URL(fileURLWithPath: model).standardizedFileURL)
@@ -45,13 +52,16 @@ struct BenchDaemon: AsyncParsableCommand {
         guard !sources.isEmpty else { throw ValidationError("\(images): no PNG or JPEG frames") }
         func source(_ i: Int) -> String { sources[i % sources.count] }
 
-        // Baseline: what scoring alone costs per frame in this process (decode + score + pictures).
+        // Baseline: what scoring alone costs per frame in this process (decode + score + pictures),
+        // in batches of batch-max frames, as the daemon scores a burst.
         var pure: [Double] = []
-        for i in 0..<min(sources.count, 12) + 1 {
+        for batch in 0...max(2, 12 / batchMax) {
             let t0 = DispatchTime.now()
-            let inspection = try inspector.inspect(try Image(contentsOfFile: source(i)), product: productName)
-            _ = try inspection.pictures().map { try Heatmap.png($0.image) }
-            if i > 0 { pure.append(milliseconds(since: t0)) }  // the first one warms up
+            let frames = try (0..<batchMax).map { try Image(contentsOfFile: source(batch * batchMax + $0)) }
+            for inspection in try inspector.inspect(frames.map { ($0, productName, 0.5) }) {
+                _ = try inspection.pictures().map { try Heatmap.png($0.image) }
+            }
+            if batch > 0 { pure.append(milliseconds(since: t0) / Double(batchMax)) }  // the first one warms up
         }
 
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("inspectd-bench-daemon-\(UUID().uuidString)")
@@ -66,6 +76,7 @@ struct BenchDaemon: AsyncParsableCommand {
         model_dir = "\(modelFolder.url.path)"
         threads = \(threads)
         precision = "\(inspector.precision.rawValue)"
+        batch_max = \(batchMax)
 
         [[camera]]
         name = "bench"
@@ -107,14 +118,17 @@ struct BenchDaemon: AsyncParsableCommand {
             try bytes.write(to: camera.appendingPathComponent(stem + "." + URL(fileURLWithPath: source(dropped - 1)).pathExtension))
             closedAt[stem] = .now
         }
-        /// Waits for the next verdict; returns its latency from the frame's close, ms.
-        func nextVerdict() async throws -> (latency: Double, seen: ContinuousClock.Instant) {
+        /// Waits for the next verdict; returns its latency from the frame's close, ms, and how many
+        /// frames were scored together with it.
+        func nextVerdict() async throws -> (latency: Double, seen: ContinuousClock.Instant, batch: Int) {
             guard let verdict = await verdicts.next() else { throw CancellationError() }
             let name = verdict.url.lastPathComponent
             guard let stem = closedAt.keys.first(where: { name.hasPrefix("bench-\($0)-") }) else {
                 throw ValidationError("unexpected verdict \(name)")
             }
-            return ((verdict.seenAt - closedAt[stem]!).inMilliseconds, verdict.seenAt)
+            let fields = try JSONSerialization.jsonObject(with: Data(contentsOf: verdict.url)) as? [String: Any]
+            let batch = (fields?["timings"] as? [String: Any])?["batch_frames"] as? Int ?? 1
+            return ((verdict.seenAt - closedAt[stem]!).inMilliseconds, verdict.seenAt, batch)
         }
 
         try drop()  // warm-up: the first frame pays for page faults and lazy set-up
@@ -127,22 +141,34 @@ struct BenchDaemon: AsyncParsableCommand {
         let burstStart = ContinuousClock.now
         for _ in 0..<burst { try drop() }
         var lastSeen = burstStart
-        for _ in 0..<burst { lastSeen = max(lastSeen, try await nextVerdict().seen) }
+        var burstLatency: [Double] = []
+        // Each frame counts 1/n of the batch of n it was scored in.
+        var burstBatches = 0.0
+        for _ in 0..<burst {
+            let verdict = try await nextVerdict()
+            lastSeen = max(lastSeen, verdict.seen)
+            burstLatency.append(verdict.latency)
+            burstBatches += 1 / Double(max(1, verdict.batch))
+        }
         let burstSeconds = (lastSeen - burstStart).inSeconds
         let peakRSS = Self.peakResidentKiB(pid: child.processIdentifier)
         child.terminate()
         child.waitUntilExit()
 
         latency.sort()
+        burstLatency.sort()
         pure.sort()
         let framesPerSecond = Double(burst) / burstSeconds
         let pureMs = percentile(pure, 0.5)
         let report: [String: Any] = [
             "frames": dropped, "paced": paced, "burst": burst, "product": productName, "threads": threads,
-            "precision": inspector.precision.rawValue,
+            "precision": inspector.precision.rawValue, "batch_max": batchMax,
             "latency_ms_p50": rounded(percentile(latency, 0.5), digits: 1),
             "latency_ms_p95": rounded(percentile(latency, 0.95), digits: 1),
             "frames_per_s": rounded(framesPerSecond, digits: 2),
+            "burst_latency_ms_p50": rounded(percentile(burstLatency, 0.5), digits: 1),
+            "burst_latency_ms_p95": rounded(percentile(burstLatency, 0.95), digits: 1),
+            "burst_mean_batch": rounded(Double(burst) / burstBatches, digits: 2),
             "pure_scoring_ms_p50": rounded(pureMs, digits: 1),
             "overhead_percent": rounded((1000 / framesPerSecond - pureMs) / pureMs * 100, digits: 1),
             "peak_rss_mib": rounded(Double(peakRSS) / 1024, digits: 1),

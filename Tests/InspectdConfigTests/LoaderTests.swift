@@ -116,6 +116,10 @@ import Testing
         var error = #expect(throws: ConfigurationError.self) { try Configuration.load(mainFile: main) }
         #expect(error?.description == "\(dropIn):2: daemon.threads: expected an integer from 0 to 1024 (0 = all cores), got -3")
 
+        try directory.write("inspectd.conf.d/10-bad.toml", "[daemon]\nbatch_max = 100\n")
+        error = #expect(throws: ConfigurationError.self) { try Configuration.load(mainFile: main) }
+        #expect(error?.description == "\(dropIn):2: daemon.batch_max: expected an integer from 1 to 64 (1 = one frame at a time), got 100")
+
         try directory.write("inspectd.conf.d/10-bad.toml", "[daemon\n")
         error = #expect(throws: ConfigurationError.self) { try Configuration.load(mainFile: main) }
         #expect(error?.description == "\(dropIn):1:8: expected \"]\" to close the table header, got the end of the line")
@@ -183,7 +187,7 @@ import Testing
             products: ["bottle": ProductSettings(threshold: 0.5)],
             files: [main]))
         // Make sure the rewrite did uncomment the settings, not only the example camera.
-        #expect(uncommented.filter { $0.contains(" = ") && !$0.hasPrefix("#") }.count == 25)
+        #expect(uncommented.filter { $0.contains(" = ") && !$0.hasPrefix("#") }.count == 26)
     }
 
     @Test func localFileLoads() throws {

@@ -18,6 +18,7 @@ import Testing
         threads = 4
         precision = "int8"
         queue_capacity = 1000
+        batch_max = 16
         heatmaps = false
         status_interval = 30
         log_level = "debug"
@@ -61,6 +62,7 @@ import Testing
         daemon.threads = 4
         daemon.precision = .int8
         daemon.queueCapacity = 1000
+        daemon.batchMax = 16
         daemon.heatmaps = false
         daemon.statusInterval = .seconds(30)
         daemon.logLevel = "debug"
@@ -89,7 +91,7 @@ import Testing
         #expect(daemon.quarantineDirectory == "/var/lib/inspectd/quarantine")
         #expect(daemon.modelDirectory == "/var/lib/inspectd/model")
         #expect(daemon.metricsFile == "/var/lib/inspectd/metrics/inspectd.prom")
-        #expect(daemon.threads == 0 && daemon.precision == .fp32 && daemon.queueCapacity == 256 && daemon.heatmaps)
+        #expect(daemon.threads == 0 && daemon.precision == .fp32 && daemon.queueCapacity == 256 && daemon.batchMax == 8 && daemon.heatmaps)
         #expect(daemon.statusInterval == .seconds(5) && daemon.logLevel == "info")
         #expect(configuration.retention == RetentionSettings(maxBytes: 10 * 1024 * 1024 * 1024, maxAge: .seconds(30 * 86400),
                                                              interval: .seconds(600)))
@@ -123,7 +125,7 @@ import Testing
 
     @Test func unknownKeys() {
         #expect(decodeError("[daemon]\nthread = 2")
-            == "main.toml:2: daemon.thread: expected one of state_dir, spool_dir, products_dir, quarantine_dir, model_dir, metrics_file, threads, precision, queue_capacity, heatmaps, status_interval, log_level, got an unknown key")
+            == "main.toml:2: daemon.thread: expected one of state_dir, spool_dir, products_dir, quarantine_dir, model_dir, metrics_file, threads, precision, queue_capacity, batch_max, heatmaps, status_interval, log_level, got an unknown key")
         #expect(decodeError("[retention]\nmax_size = 1") == "main.toml:2: retention.max_size: expected one of max_bytes, max_age, interval, got an unknown key")
         #expect(decodeError("[training]\nsteps = 1") == "main.toml:2: training.steps: expected one of window, profile, got an unknown key")
         #expect(decodeError("[products.bottle]\nthreshhold = 0.3") == "main.toml:2: products.bottle.threshhold: expected one of threshold, got an unknown key")
@@ -148,6 +150,10 @@ import Testing
         let capacity = "expected an integer from 1 to 100000"
         #expect(decodeError("[daemon]\nqueue_capacity = 0") == "main.toml:2: daemon.queue_capacity: \(capacity), got 0")
         #expect(decodeError("[daemon]\nqueue_capacity = 100_001") == "main.toml:2: daemon.queue_capacity: \(capacity), got 100001")
+        let batch = "expected an integer from 1 to 64 (1 = one frame at a time)"
+        #expect(decodeError("[daemon]\nbatch_max = 0") == "main.toml:2: daemon.batch_max: \(batch), got 0")
+        #expect(decodeError("[daemon]\nbatch_max = 65") == "main.toml:2: daemon.batch_max: \(batch), got 65")
+        #expect(decodeError("[daemon]\nbatch_max = \"8\"") == #"main.toml:2: daemon.batch_max: \#(batch), got "8""#)
         #expect(decodeError("[daemon]\nheatmaps = \"yes\"") == #"main.toml:2: daemon.heatmaps: expected true or false, got "yes""#)
         let interval = #"expected a duration like "5s" or "2m" (units ms, s, m, h, d; above zero)"#
         #expect(decodeError("[daemon]\nstatus_interval = \"0\"") == #"main.toml:2: daemon.status_interval: \#(interval), got "0""#)

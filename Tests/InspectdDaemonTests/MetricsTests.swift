@@ -8,6 +8,8 @@ final class MetricsTests: XCTestCase {
         metrics.recordFrame(product: "bottle", verdict: .ok, latency: 0.08)
         metrics.recordFrame(product: "bottle", verdict: .ok, latency: 0.4)
         metrics.recordFrame(product: "bottle", verdict: .ng, latency: 3)
+        for frames in [1, 8, 3] { metrics.recordBatch(frames: frames) }
+        metrics.recordBatchFallback()
         metrics.recordRescan()
         metrics.recordQuarantine()
         metrics.setQueue(depth: 4, capacity: 256)
@@ -23,6 +25,14 @@ final class MetricsTests: XCTestCase {
             "inspectd_frame_latency_seconds_bucket{le=\"5.0\"} 3",
             "inspectd_frame_latency_seconds_bucket{le=\"+Inf\"} 3",
             "inspectd_frame_latency_seconds_count 3",
+            "inspectd_scoring_batch_frames_bucket{le=\"1\"} 1",
+            "inspectd_scoring_batch_frames_bucket{le=\"2\"} 1",
+            "inspectd_scoring_batch_frames_bucket{le=\"4\"} 2",
+            "inspectd_scoring_batch_frames_bucket{le=\"8\"} 3",
+            "inspectd_scoring_batch_frames_bucket{le=\"+Inf\"} 3",
+            "inspectd_scoring_batch_frames_sum 12",
+            "inspectd_scoring_batch_frames_count 3",
+            "inspectd_scoring_batch_fallbacks_total 1",
             "inspectd_queue_depth 4",
             "inspectd_rescans_total 1",
             "inspectd_quarantined_total 1",

@@ -44,6 +44,22 @@ import Testing
         #expect(await queue.next()?.url.lastPathComponent == "3.png")
     }
 
+    /// What piled up is taken at once, up to the limit, oldest first, and the room it makes goes
+    /// to a waiting producer; an empty queue gives nothing, at once.
+    @Test func takeWaitingTakesUpToTheLimitAndAdmitsAWaitingProducer() async {
+        let queue = FrameQueue(capacity: 3)
+        #expect(queue.takeWaiting(upTo: 8).isEmpty)
+        for name in ["1.png", "2.png", "3.png"] { await queue.push(frame(name)) }
+        let producer = Task { await queue.push(frame("4.png")) }
+        try? await Task.sleep(for: .milliseconds(100))  // the producer waits for room
+        #expect(queue.takeWaiting(upTo: 2).map(\.url.lastPathComponent) == ["1.png", "2.png"])
+        #expect(await producer.value)
+        #expect(queue.takeWaiting(upTo: 8).map(\.url.lastPathComponent) == ["3.png", "4.png"])
+        #expect(queue.depth == 0)
+        // Taken, so the same file may be queued again.
+        #expect(await queue.push(frame("1.png")))
+    }
+
     @Test func nextWaitsForAProducer() async {
         let queue = FrameQueue(capacity: 1)
         let consumer = Task { await queue.next() }

@@ -7,12 +7,18 @@ import Synchronization
 public final class DaemonMetrics: Sendable {
     /// Upper bounds, seconds, of the latency histogram (file closed → verdict in the spool).
     public static let latencyBuckets: [Double] = [0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30, 60]
+    /// Upper bounds of the batch histogram (frames scored in one call); `batch_max` is at most 64.
+    public static let batchBuckets = [1, 2, 4, 8, 16, 32, 64]
 
     struct State {
         var frames: [FrameKey: Int] = [:]
         var latencyCounts = [Int](repeating: 0, count: DaemonMetrics.latencyBuckets.count)
         var latencySum = 0.0
         var latencyCount = 0
+        var batchCounts = [Int](repeating: 0, count: DaemonMetrics.batchBuckets.count)
+        var batchFrames = 0
+        var batches = 0
+        var batchFallbacks = 0
         var rescans = 0
         var quarantined = 0
         var queueDepth = 0
@@ -47,6 +53,16 @@ public final class DaemonMetrics: Sendable {
         }
     }
 
+    /// A scoring call given `frames` frames at once.
+    public func recordBatch(frames: Int) {
+        state.withLock { s in
+            for (i, bound) in Self.batchBuckets.enumerated() where frames <= bound { s.batchCounts[i] += 1 }
+            s.batchFrames += frames
+            s.batches += 1
+        }
+    }
+
+    public func recordBatchFallback() { state.withLock { $0.batchFallbacks += 1 } }
     public func recordRescan() { state.withLock { $0.rescans += 1 } }
     public func recordQuarantine() { state.withLock { $0.quarantined += 1 } }
     public func setQueue(depth: Int, capacity: Int) { state.withLock { ($0.queueDepth, $0.queueCapacity) = (depth, capacity) } }
@@ -90,6 +106,15 @@ public final class DaemonMetrics: Sendable {
         out += "inspectd_frame_latency_seconds_bucket{le=\"+Inf\"} \(s.latencyCount)\n"
         out += "inspectd_frame_latency_seconds_sum \(s.latencySum)\n"
         out += "inspectd_frame_latency_seconds_count \(s.latencyCount)\n"
+        family("scoring_batch_frames", "histogram", "Frames scored together in one call: those waiting when scoring became free, up to batch_max.")
+        for (i, bound) in Self.batchBuckets.enumerated() {
+            out += "inspectd_scoring_batch_frames_bucket{le=\"\(bound)\"} \(s.batchCounts[i])\n"
+        }
+        out += "inspectd_scoring_batch_frames_bucket{le=\"+Inf\"} \(s.batches)\n"
+        out += "inspectd_scoring_batch_frames_sum \(s.batchFrames)\n"
+        out += "inspectd_scoring_batch_frames_count \(s.batches)\n"
+        family("scoring_batch_fallbacks_total", "counter", "Batches whose joint scoring failed, so that each of their frames was scored alone.")
+        out += "inspectd_scoring_batch_fallbacks_total \(s.batchFallbacks)\n"
         family("queue_depth", "gauge", "Frames found and waiting to be scored.")
         out += "inspectd_queue_depth \(s.queueDepth)\n"
         family("queue_capacity", "gauge", "Capacity of the frame queue.")

@@ -7,9 +7,11 @@ import InspectdSystemd
 import InspectdWatch
 import Logging
 
-/// Turns one found frame into exactly one verdict: checks the index, hashes, decodes, scores,
+/// Turns found frames into exactly one verdict each: checks the index, hashes, decodes, scores,
 /// delivers the spool files, alerts, records the frame and applies the camera's `after` rule.
-/// Synchronous and single-threaded on purpose: the daemon runs it on its scoring thread.
+/// Frames handed over together are read and decoded one by one and scored in one call; each is
+/// then delivered as if it had been alone. Synchronous and single-threaded on purpose: the daemon
+/// runs it on its scoring thread.
 struct FrameProcessor: Sendable {
     let configuration: Configuration
     let scorer: FrameScorer?
@@ -32,12 +34,56 @@ struct FrameProcessor: Sendable {
         case decided(Verdict.Outcome)
     }
 
-    func process(_ arrival: FrameArrival) -> Outcome {
+    /// A frame read and hashed, on its way to its verdict.
+    struct Pending {
+        let arrival: FrameArrival
+        let camera: Camera
+        let stamp: FileStamp
+        let sha256: String
+        let basename: String
+        var verdict: Verdict
+        var quarantined = false
+        /// Decoded, of a product named: what the scorer is asked. Nil for a frame already decided
+        /// (an ERROR verdict).
+        var request: FrameRequest?
+    }
+
+    enum Admission {
+        case done(Outcome)
+        case pending(Pending)
+    }
+
+    /// One outcome per arrival, in their order.
+    func process(_ arrivals: [FrameArrival]) -> [Outcome] {
+        var outcomes = [Outcome](repeating: .skipped, count: arrivals.count)
+        var toScore: [(index: Int, frame: Pending, request: FrameRequest)] = []
+        for (i, arrival) in arrivals.enumerated() {
+            switch admit(arrival) {
+            case .done(let outcome): outcomes[i] = outcome
+            case .pending(let frame):
+                if let request = frame.request {
+                    toScore.append((i, frame, request))
+                } else {
+                    // Decided already (undecodable, or no product): its verdict need not wait for the others'.
+                    outcomes[i] = deliver(frame, pictures: [])
+                }
+            }
+        }
+        guard let scorer, !toScore.isEmpty else { return outcomes }
+        let results = score(toScore.map(\.request), with: scorer)
+        for ((i, frame, request), result) in zip(toScore, results) {
+            outcomes[i] = finish(frame, request: request, result)
+        }
+        return outcomes
+    }
+
+    /// Reads, hashes and decodes a frame; `.done` for one that gets no verdict now.
+    func admit(_ arrival: FrameArrival) -> Admission {
         let path = arrival.url.path
-        guard let camera = configuration.cameras.first(where: { $0.name == arrival.camera }) else { return .skipped }
-        guard let stamp = FileStamp(path: path) else { return .skipped }  // gone before its turn
+        guard let camera = configuration.cameras.first(where: { $0.name == arrival.camera }) else { return .done(.skipped) }
+        guard let stamp = FileStamp(path: path) else { return .done(.skipped) }  // gone before its turn
         // A rescan offers every file again; unchanged ones are known by size and mtime, unhashed.
-        if index.knownHash(path: path, stamp: stamp) != nil { return .skipped }
+        if index.knownHash(path: path, stamp: stamp) != nil { return .done(.skipped) }
 
         let decodeStart = ContinuousClock.now
         let bytes: [UInt8]
@@ -47,78 +93,129 @@ struct FrameProcessor: Sendable {
             // Unreadable now (permissions, a share that went away): leave it for the next scan.
             logger.error("cannot read frame \(path): \(error.localizedDescription)", metadata: [
                 "MESSAGE_ID": "\(JournalMessageID.frameError.id)", JournalField.file: "\(path)", JournalField.camera: "\(camera.name)"])
-            return .skipped
+            return .done(.skipped)
         }
         let sha256 = SHA256.hex(bytes)
         // Rewritten while being read: its close event brings it again, whole.
-        guard FileStamp(path: path) == stamp else { return .skipped }
-        if index.contains(path: path, sha256: sha256) { return .skipped }
+        guard FileStamp(path: path) == stamp else { return .done(.skipped) }
+        if index.contains(path: path, sha256: sha256) { return .done(.skipped) }
 
-        var verdict = Verdict(frame: path, sha256: sha256, camera: camera.name, product: nil, model: scorer?.version,
-                              precision: scorer?.precision.rawValue, rawScore: nil, normalisedScore: nil, threshold: nil, normalisedThreshold: nil,
-                              verdict: .error, error: nil, quarantinedTo: nil, outputs: [:],
-                              frameModified: Verdict.timestamp(stamp.mtime), decidedAt: "",
-                              timings: .init(totalMs: 0, queueMs: milliseconds(arrival.seenAt, decodeStart),
-                                             decodeMs: 0, scoreMs: 0, picturesMs: 0))
-        let basename = Spool.basename(camera: camera.name, frame: arrival.url, sha256: sha256)
-        var pictures: [(name: String, bytes: [UInt8])] = []
-        var quarantined = false
-
+        var frame = Pending(
+            arrival: arrival, camera: camera, stamp: stamp, sha256: sha256,
+            basename: Spool.basename(camera: camera.name, frame: arrival.url, sha256: sha256),
+            verdict: Verdict(frame: path, sha256: sha256, camera: camera.name, product: nil, model: scorer?.version,
+                             precision: scorer?.precision.rawValue, rawScore: nil, normalisedScore: nil, threshold: nil, normalisedThreshold: nil,
+                             verdict: .error, error: nil, quarantinedTo: nil, outputs: [:],
+                             frameModified: Verdict.timestamp(stamp.mtime), decidedAt: "",
+                             timings: .init(totalMs: 0, queueMs: milliseconds(arrival.seenAt, decodeStart),
+                                            decodeMs: 0, scoreMs: 0, picturesMs: 0, batchFrames: 0)))
         switch productName(for: arrival, camera: camera) {
         case .failure(let reason):
-            verdict.error = reason.description
+            frame.verdict.error = reason.description
         case .success(let product):
-            verdict.product = product
+            frame.verdict.product = product
             let image: Image
             do {
                 image = try Image(decoding: bytes, name: path)
             } catch {
-                if Date().timeIntervalSince(stamp.mtime) < settle.inSeconds { return .retry }
-                verdict.error = "\(error)"
+                if Date().timeIntervalSince(stamp.mtime) < settle.inSeconds { return .done(.retry) }
+                frame.verdict.error = "\(error)"
                 do {
-                    verdict.quarantinedTo = try quarantine.admit(arrival.url, camera: camera.name).path
-                    quarantined = true
+                    frame.verdict.quarantinedTo = try quarantine.admit(arrival.url, camera: camera.name).path
+                    frame.quarantined = true
                 } catch {
-                    verdict.error! += "; and it could not be quarantined: \(error.localizedDescription)"
+                    frame.verdict.error! += "; and it could not be quarantined: \(error.localizedDescription)"
                 }
                 break
             }
-            verdict.timings.decodeMs = milliseconds(decodeStart, .now)
-            guard let scorer else { return .waitingForModel }
-            let scoreStart = ContinuousClock.now
-            do {
-                let normalisedThreshold = Float(configuration.settings(forProduct: product).threshold)
-                let score = try scorer.score(image, product: product, normalisedThreshold: normalisedThreshold)
-                verdict.rawScore = Double(score.raw)
-                verdict.normalisedScore = Double(score.normalised)
-                verdict.threshold = Double(score.threshold)
-                verdict.normalisedThreshold = Double(normalisedThreshold)
-                verdict.verdict = score.isAnomalous ? .ng : .ok
-                verdict.timings.scoreMs = milliseconds(scoreStart, .now)
-                if configuration.daemon.heatmaps {
-                    let picturesStart = ContinuousClock.now
-                    for (kind, picture) in score.pictures() {
-                        let name = Spool.pictureName(basename, kind: kind)
-                        pictures.append((name, try Heatmap.png(picture)))
-                        verdict.outputs[kind] = name
-                    }
-                    verdict.timings.picturesMs = milliseconds(picturesStart, .now)
-                }
-            } catch {
-                verdict.verdict = .error
-                verdict.error = "\(error)"
-            }
+            frame.verdict.timings.decodeMs = milliseconds(decodeStart, .now)
+            guard scorer != nil else { return .done(.waitingForModel) }
+            frame.request = FrameRequest(frame: image, product: product,
+                                         normalisedThreshold: Float(configuration.settings(forProduct: product).threshold))
         }
+        return .pending(frame)
+    }
 
+    /// A frame's score or error, with the time of the call that scored it and how many frames
+    /// that call scored.
+    struct Scored {
+        let score: Result<FrameScore, any Error>
+        let ms: Double
+        let together: Int
+    }
+
+    /// One `Scored` per request. Several frames go in one call; if that call fails, each frame is
+    /// scored alone, so that one frame the batch cannot take does not cost the others their scores.
+    func score(_ requests: [FrameRequest], with scorer: FrameScorer) -> [Scored] {
+        metrics.recordBatch(frames: requests.count)
+        func alone(_ request: FrameRequest) -> Scored {
+            let start = ContinuousClock.now
+            let score = Result { try scorer.score(request.frame, product: request.product, normalisedThreshold: request.normalisedThreshold) }
+            return Scored(score: score, ms: milliseconds(start, .now), together: 1)
+        }
+        guard requests.count > 1 else { return requests.map(alone) }
+        let start = ContinuousClock.now
+        do {
+            let scores = try scorer.score(requests)
+            guard scores.count == requests.count else {
+                throw BatchMismatch(description: "the scorer gave \(scores.count) scores for \(requests.count) frames")
+            }
+            let ms = milliseconds(start, .now)
+            return scores.map { Scored(score: .success($0), ms: ms, together: requests.count) }
+        } catch {
+            metrics.recordBatchFallback()
+            logger.warning("scoring \(requests.count) frames together failed, so each is scored alone: \(error)")
+            return requests.map(alone)
+        }
+    }
+
+    struct BatchMismatch: Error, CustomStringConvertible { let description: String }
+
+    /// Fills in a scored frame's verdict and pictures and delivers it.
+    func finish(_ frame: Pending, request: FrameRequest, _ scored: Scored) -> Outcome {
+        var verdict = frame.verdict
+        var pictures: [(name: String, bytes: [UInt8])] = []
+        verdict.timings.scoreMs = scored.ms
+        verdict.timings.batchFrames = scored.together
+        do {
+            let score = try scored.score.get()
+            verdict.rawScore = Double(score.raw)
+            verdict.normalisedScore = Double(score.normalised)
+            verdict.threshold = Double(score.threshold)
+            verdict.normalisedThreshold = Double(request.normalisedThreshold)
+            verdict.verdict = score.isAnomalous ? .ng : .ok
+            if configuration.daemon.heatmaps {
+                let picturesStart = ContinuousClock.now
+                for (kind, picture) in score.pictures() {
+                    let name = Spool.pictureName(frame.basename, kind: kind)
+                    pictures.append((name, try Heatmap.png(picture)))
+                    verdict.outputs[kind] = name
+                }
+                verdict.timings.picturesMs = milliseconds(picturesStart, .now)
+            }
+        } catch {
+            verdict.verdict = .error
+            verdict.error = "\(error)"
+        }
+        var done = frame
+        done.verdict = verdict
+        return deliver(done, pictures: pictures)
+    }
+
+    /// Writes the verdict and its pictures into the spool, records the frame, alerts, counts it,
+    /// and applies the camera's `after` rule.
+    func deliver(_ frame: Pending, pictures: [(name: String, bytes: [UInt8])]) -> Outcome {
+        let path = frame.arrival.url.path
+        var verdict = frame.verdict
         verdict.decidedAt = Verdict.timestamp(Date())
-        verdict.timings.totalMs = milliseconds(arrival.seenAt, .now)
+        verdict.timings.totalMs = milliseconds(frame.arrival.seenAt, .now)
         do {
             let encoded = try verdict.encoded()
             do {
-                try spool.deliver(basename: basename, pictures: pictures, verdict: encoded)
+                try spool.deliver(basename: frame.basename, pictures: pictures, verdict: encoded)
             } catch {
                 // The spool is made once; if someone removed its folders since, make them again.
-                try Spool(root: spool.root).deliver(basename: basename, pictures: pictures, verdict: encoded)
+                try Spool(root: spool.root).deliver(basename: frame.basename, pictures: pictures, verdict: encoded)
             }
         } catch {
             // Not recorded: the frame is tried again at the next scan once the spool is writable.
@@ -126,13 +223,13 @@ struct FrameProcessor: Sendable {
             return .skipped
         }
         do {
-            try index.record(path: path, sha256: sha256, stamp: stamp)
+            try index.record(path: path, sha256: frame.sha256, stamp: frame.stamp)
         } catch {
             logger.error("cannot record \(path) in the frame index (it may be scored again after a restart): \(error)")
         }
-        announce(verdict, basename: basename)
+        announce(verdict, basename: frame.basename)
         metrics.recordFrame(product: verdict.product, verdict: verdict.verdict, latency: verdict.timings.totalMs / 1000)
-        if quarantined { metrics.recordQuarantine() } else if verdict.verdict != .error { applyAfterRule(camera, arrival) }
+        if frame.quarantined { metrics.recordQuarantine() } else if verdict.verdict != .error { applyAfterRule(frame.camera, frame.arrival) }
         return .decided(verdict.verdict)
     }
 

@@ -12,6 +12,23 @@ public protocol FrameScorer: Sendable {
     /// What the frames are scored in: named in verdicts and metrics.
     var precision: Precision { get }
     func score(_ frame: Image, product: String, normalisedThreshold: Float) throws -> FrameScore
+    /// The frames' scores, in their order, from one call: what the daemon uses when several frames
+    /// wait. Throws when the call as a whole fails; the daemon then scores the frames one by one,
+    /// so that each still gets its own verdict or error.
+    func score(_ frames: [FrameRequest]) throws -> [FrameScore]
+}
+
+/// One frame of a batch, with the product it shows and that product's sensitivity setting.
+public struct FrameRequest: Sendable {
+    public var frame: Image
+    public var product: String
+    public var normalisedThreshold: Float
+
+    public init(frame: Image, product: String, normalisedThreshold: Float) {
+        self.frame = frame
+        self.product = product
+        self.normalisedThreshold = normalisedThreshold
+    }
 }
 
 public struct FrameScore: Sendable {
@@ -36,12 +53,26 @@ public struct FrameScore: Sendable {
 extension FrameScorer {
     public var warnings: [String] { [] }
     public var precision: Precision { .fp32 }
+
+    /// A scorer without a batch path scores the frames one after another.
+    public func score(_ frames: [FrameRequest]) throws -> [FrameScore] {
+        try frames.map { try score($0.frame, product: $0.product, normalisedThreshold: $0.normalisedThreshold) }
+    }
 }
 
 extension Inspector: FrameScorer {
     public func score(_ frame: Image, product: String, normalisedThreshold: Float) throws -> FrameScore {
-        let inspection = try inspect(frame, product: product, normalisedThreshold: normalisedThreshold)
-        return FrameScore(raw: inspection.rawScore, normalised: inspection.normalisedScore, threshold: inspection.threshold,
-                          isAnomalous: inspection.isAnomalous, pictures: { inspection.pictures() })
+        FrameScore(try inspect(frame, product: product, normalisedThreshold: normalisedThreshold))
+    }
+
+    public func score(_ frames: [FrameRequest]) throws -> [FrameScore] {
+        try inspect(frames.map { ($0.frame, $0.product, $0.normalisedThreshold) }).map(FrameScore.init)
+    }
+}
+
+extension FrameScore {
+    init(_ inspection: Inspection) {
+        self.init(raw: inspection.rawScore, normalised: inspection.normalisedScore, threshold: inspection.threshold,
+                  isAnomalous: inspection.isAnomalous, pictures: { inspection.pictures() })
     }
 }

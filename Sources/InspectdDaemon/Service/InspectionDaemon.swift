@@ -15,7 +15,7 @@ import UnixSignals
 /// thread of its own (scoring is seconds of CPU, not to be run on the cooperative pool); a
 /// ticker refreshes STATUS=, the metrics file and the watchdog; a retention loop prunes the
 /// spool; a signal loop reloads. SIGTERM (through the ServiceGroup) stops the watcher, lets
-/// the frame in flight finish, and returns; frames still queued were not recorded and are found
+/// the frames in flight (one batch) finish, and returns; frames still queued were not recorded and are found
 /// again at the next start.
 public actor InspectionDaemon: Service {
     public typealias ScorerLoader = @Sendable (Configuration) throws -> FrameScorer?
@@ -37,7 +37,7 @@ public actor InspectionDaemon: Service {
     /// Released when `run()` returns, so a stopped daemon's successor in the same process can start.
     var stateLock: StateLock?
     let scoringQueue = DispatchQueue(label: "inspectd.scoring")
-    /// When the frame being scored started; nil while the loop waits for work.
+    /// When the batch being scored started; nil while the loop waits for work.
     var busySince: ContinuousClock.Instant?
     var reportedNoModel = false
 
@@ -86,25 +86,30 @@ public actor InspectionDaemon: Service {
 
     let scoringEnded = Gate()
 
+    /// Scores what is waiting whenever it is free: the next frame, with every frame queued behind
+    /// it up to `batch_max`, in one batch. It never waits for a batch to fill, so a lone frame is
+    /// scored as soon as it arrives, and a burst is scored in batches that cost less per frame.
     func scoringLoop() async {
-        while let arrival = await queue.next() {
+        while let first = await queue.next() {
+            let arrivals = [first] + queue.takeWaiting(upTo: configuration.daemon.batchMax - 1)
             let processor = FrameProcessor(
                 configuration: configuration, scorer: scorer, spool: spool,
                 quarantine: Quarantine(root: URL(fileURLWithPath: configuration.daemon.quarantineDirectory)),
                 index: index, metrics: metrics, logger: logger)
             busySince = .now
-            let outcome = await withCheckedContinuation { continuation in
-                scoringQueue.async { continuation.resume(returning: processor.process(arrival)) }
+            let outcomes = await withCheckedContinuation { continuation in
+                scoringQueue.async { continuation.resume(returning: processor.process(arrivals)) }
             }
             busySince = nil
-            if outcome == .retry {
+            let retries = zip(arrivals, outcomes).filter { $0.1 == .retry }.map(\.0)
+            if !retries.isEmpty {
                 let queue = queue, settle = processor.settle
                 Task {
                     try? await Task.sleep(for: settle)
-                    await queue.push(arrival)
+                    for arrival in retries { await queue.push(arrival) }
                 }
             }
-            if outcome == .waitingForModel && !reportedNoModel {
+            if outcomes.contains(.waitingForModel) && !reportedNoModel {
                 reportedNoModel = true
                 logger.warning("no model in \(configuration.daemon.modelDirectory) yet: frames wait in their folders until one is trained")
             }
@@ -117,7 +122,7 @@ public actor InspectionDaemon: Service {
     func beginShutdown() {
         shuttingDown = true
         notify { try $0.stopping() }
-        logger.info("stopping: finishing the frame in flight")
+        logger.info("stopping: finishing the frames in flight")
         watcherTask?.cancel()
         queue.finish()
     }
@@ -193,7 +198,7 @@ public actor InspectionDaemon: Service {
             if shuttingDown { continue }
             notify { try $0.status(statusLine()) }
             writeMetrics()
-            // Progress, not liveness: a scoring loop stuck on one frame for the whole watchdog
+            // Progress, not liveness: a scoring loop stuck on one batch for the whole watchdog
             // period stops the pings, and systemd restarts the daemon.
             if let watchdog, busySince.map({ ContinuousClock.now - $0 < watchdog }) ?? true { notify { try $0.watchdog() } }
             sinceModelCheck += interval

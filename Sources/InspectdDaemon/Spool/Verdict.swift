@@ -10,11 +10,15 @@ public struct Verdict: Codable, Sendable, Equatable {
         public var totalMs: Double
         public var queueMs: Double
         public var decodeMs: Double
+        /// The scoring call's time, shared by the `batchFrames` frames it scored.
         public var scoreMs: Double
         public var picturesMs: Double
+        /// Frames scored in the same call as this one (1: alone); 0 when none scored it.
+        public var batchFrames: Int
 
         enum CodingKeys: String, CodingKey {
             case totalMs = "total_ms", queueMs = "queue_ms", decodeMs = "decode_ms", scoreMs = "score_ms", picturesMs = "pictures_ms"
+            case batchFrames = "batch_frames"
         }
     }
 

@@ -87,23 +87,34 @@ public final class Detector: @unchecked Sendable {
     /// the settings standardise residuals and the model has no levels for `product`.
     public func analyse(_ frames: [Image], product: String?, sources: [ScoringSettings.MapSource]? = nil,
                         settings: ScoringSettings? = nil) throws -> [Analysis] {
+        try analyse(frames, products: Array(repeating: product, count: frames.count), sources: sources, settings: settings)
+    }
+
+    /// Scores `frames` together, frame i as one of `products[i]`. The backbone and the network do
+    /// not depend on the product, so frames of several products share their passes; each frame's
+    /// map is standardised by its own product's levels and read with its own product's share.
+    /// A frame's analysis is the one it gets alone, to within float rounding: the noise is the
+    /// same for every frame (docs/MODEL.md §6, step 3), whatever its place in the batch.
+    public func analyse(_ frames: [Image], products: [String?], sources: [ScoringSettings.MapSource]? = nil,
+                        settings: ScoringSettings? = nil) throws -> [Analysis] {
+        precondition(products.count == frames.count, "\(products.count) products for \(frames.count) frames")
         guard !frames.isEmpty else { return [] }
         let settings = settings ?? manifest.scoring
         let sources = sources ?? [settings.source]
-        var normal: NormalResiduals?
-        if settings.standardiseResiduals {
+        // Looked up before any pass runs, so that a frame the model cannot standardise costs nothing.
+        let normals: [NormalResiduals?] = try products.map { product in
+            guard settings.standardiseResiduals else { return nil }
             guard let product, let levels = residuals[product] else { throw MissingResiduals(product: product) }
-            normal = levels
+            return levels
         }
-        let topFraction = settings.imageScoreTopFraction(for: product.flatMap { manifest.products[$0]?.calibration })
         let latent = standardisedLatents(frames.map(extractor.modelImage))
         let reconstruction = reconstruct(latent, diffusion: sources.contains { $0 != .amn }, settings: settings)
         // The AMN always runs (it conditions the U-Net); its map is only worth making when a
         // source reads it, which the standard profile's diffusion-only scoring does not.
         let amnDistance = sources.contains { $0 != .diffusion }
-            ? AnomalyMap.distance(latent, reconstruction.amn, pooling: settings.pooling, normal: normal?.amn) : nil
+            ? AnomalyMap.distance(latent, reconstruction.amn, pooling: settings.pooling, normals: normals.map { $0?.amn }) : nil
         let diffusionDistance = reconstruction.diffusion.map {
-            AnomalyMap.distance(latent, $0, pooling: settings.pooling, normal: normal?.diffusion)
+            AnomalyMap.distance(latent, $0, pooling: settings.pooling, normals: normals.map { $0?.diffusion })
         }
 
         return frames.indices.map { i in
@@ -123,6 +134,7 @@ public final class Detector: @unchecked Sendable {
                 }
                 maps[source] = coarse.smoothedMap(side: extractor.resolution, sigma: settings.smoothingSigma)
             }
+            let topFraction = settings.imageScoreTopFraction(for: products[i].flatMap { manifest.products[$0]?.calibration })
             return Analysis(maps: maps, scores: maps.mapValues { $0.imageScore(topFraction: topFraction) })
         }
     }

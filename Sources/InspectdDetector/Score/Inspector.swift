@@ -4,8 +4,8 @@ import InspectdImage
 import InspectdModel
 import InspectdTensor
 
-/// What the CLI and the daemon need from a trained model: for one frame of a known product, a
-/// verdict with its scores and the pictures that show where it looks wrong. Callers above the
+/// What the CLI and the daemon need from a trained model: for each frame of a known product (alone
+/// or in a batch), a verdict with its scores and the pictures that show where it looks wrong. Callers above the
 /// detector see images and numbers, never tensors.
 public final class Inspector: Sendable {
     public let manifest: ModelManifest
@@ -52,15 +52,27 @@ public final class Inspector: Sendable {
     /// Scores one frame. `normalisedThreshold` moves the decision along the normalised scale,
     /// where the calibrated threshold sits at 0.5: lower is more sensitive.
     public func inspect(_ frame: Image, product: String, normalisedThreshold: Float = 0.5) throws -> Inspection {
-        guard let record = manifest.products[product] else { throw UnknownProduct(product: product, known: products) }
+        try inspect([(frame, product, normalisedThreshold)])[0]
+    }
+
+    /// Scores frames in one batch, each of its own product and with its own normalised threshold:
+    /// the backbone and network passes are shared (they do not depend on the product), which
+    /// costs less per frame than scoring them one by one, and each frame gets the scores it would
+    /// get alone. Throws `UnknownProduct` for the first frame of a product the model does not know.
+    public func inspect(_ frames: [(frame: Image, product: String, normalisedThreshold: Float)]) throws -> [Inspection] {
+        let records = try frames.map { frame in
+            guard let record = manifest.products[frame.product] else { throw UnknownProduct(product: frame.product, known: products) }
+            return record
+        }
         let source = manifest.scoring.source
-        let analysis = try detector.analyse([frame], product: product, sources: [source])[0]
-        let calibration = record.calibration
-        let raw = analysis.scores[source]!
-        return Inspection(product: product, rawScore: raw, normalisedScore: calibration.normalised(raw),
-                          threshold: calibration.raw(forNormalised: normalisedThreshold),
-                          normalisedThreshold: normalisedThreshold,
-                          calibration: calibration, map: analysis.maps[source]!, frame: frame)
+        let analyses = try detector.analyse(frames.map(\.frame), products: frames.map(\.product), sources: [source])
+        return frames.indices.map { i in
+            let (frame, calibration, raw) = (frames[i], records[i].calibration, analyses[i].scores[source]!)
+            return Inspection(product: frame.product, rawScore: raw, normalisedScore: calibration.normalised(raw),
+                              threshold: calibration.raw(forNormalised: frame.normalisedThreshold),
+                              normalisedThreshold: frame.normalisedThreshold,
+                              calibration: calibration, map: analyses[i].maps[source]!, frame: frame.frame)
+        }
     }
 }
 
