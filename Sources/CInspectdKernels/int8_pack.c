@@ -123,6 +123,9 @@ void inspectd_i8_quantize_rows_symmetric(const float *x, size_t rows, size_t col
     }
 }
 
+typedef float lane_floats __attribute__((vector_size(LANES * sizeof(float))));
+typedef int32_t lane_ints __attribute__((vector_size(LANES * sizeof(int32_t))));
+
 INSPECTD_CLONES
 void inspectd_i8_softmax_rows(const float *scores, size_t rows, size_t cols, size_t stride, int8_t *out,
                               size_t out_stride, float *scales, int32_t *sums) {
@@ -145,25 +148,29 @@ void inspectd_i8_softmax_rows(const float *scores, size_t rows, size_t cols, siz
         }
         // e = exp(s − m) is at most 1, reached by the largest score: 127·e are the levels, and the
         // row's 1/Σe goes into its scale, so the probabilities are never written as floats.
-        // Both sums per lane, so the loop stays in vectors (one running int32 was reduced across
-        // the vector at every step).
-        int32_t lane_sum[LANES];
-        for (int j = 0; j < LANES; j++) {
-            lane[j] = 0.0f;
-            lane_sum[j] = 0;
-        }
-        for (size_t i = 0; i < body; i += LANES)
+        // Both sums per lane, in registers (lane arrays were kept in memory, a store and reload
+        // in every step's dependency chain; one running int32 was reduced across the vector).
+        lane_floats lane_total = {0};
+        lane_ints lane_sum = {0};
+        for (size_t i = 0; i < body; i += LANES) {
+            float e[LANES];
+            int32_t q[LANES];
             for (int j = 0; j < LANES; j++) {
-                float e = inspectd_exp(row[i + j] - m);
-                int32_t q = (int32_t)nearbyintf(e * 127.0f);
-                dst[i + j] = (int8_t)q;
-                lane_sum[j] += q;
-                lane[j] += e;
+                e[j] = inspectd_exp(row[i + j] - m);
+                q[j] = (int32_t)nearbyintf(e[j] * 127.0f);
+                dst[i + j] = (int8_t)q[j];
             }
+            lane_floats ev;
+            lane_ints qv;
+            memcpy(&ev, e, sizeof ev);
+            memcpy(&qv, q, sizeof qv);
+            lane_total += ev;
+            lane_sum += qv;
+        }
         float total = 0.0f;
         int32_t sum = 0;
         for (int j = 0; j < LANES; j++) {
-            total += lane[j];
+            total += lane_total[j];
             sum += lane_sum[j];
         }
         for (size_t i = body; i < cols; i++) {
