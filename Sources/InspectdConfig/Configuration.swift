@@ -73,7 +73,7 @@ public struct DaemonSettings: Sendable, Equatable {
         modelDirectory = stateDirectory + "/model"
         metricsFile = stateDirectory + "/metrics/inspectd.prom"
         threads = 0
-        precision = .fp32
+        precision = .int8
         queueCapacity = 256
         batchMax = 8
         heatmaps = true

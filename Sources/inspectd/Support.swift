@@ -17,8 +17,8 @@ struct EngineOptions: ParsableArguments {
 
 /// Which precision scoring computes in.
 struct PrecisionOption: ParsableArguments {
-    @Option(help: "fp32 or int8: int8 runs the AMN's linear layers and the U-Net's convolutions on the model's int8 layers ('inspectd quantize' makes them; a model without them scores in fp32, with a warning).")
-    var precision: Precision = .fp32
+    @Option(help: "int8 or fp32: int8 runs the AMN's linear layers and attention and the U-Net's convolutions on the model's int8 layers (training makes them, 'inspectd quantize' remakes them; a model without them scores in fp32, with a warning).")
+    var precision: Precision = .int8
 
     /// The detector of the model in `model`, in the chosen precision; says so when it cannot be int8.
     func detector(model: String, backbone: EfficientNetLite0) throws -> Detector {

@@ -16,7 +16,7 @@ import Testing
         model_dir = "/data/model"
         metrics_file = "/data/metrics.prom"
         threads = 4
-        precision = "int8"
+        precision = "fp32"
         queue_capacity = 1000
         batch_max = 16
         heatmaps = false
@@ -60,7 +60,7 @@ import Testing
         daemon.modelDirectory = "/data/model"
         daemon.metricsFile = "/data/metrics.prom"
         daemon.threads = 4
-        daemon.precision = .int8
+        daemon.precision = .fp32
         daemon.queueCapacity = 1000
         daemon.batchMax = 16
         daemon.heatmaps = false
@@ -91,7 +91,7 @@ import Testing
         #expect(daemon.quarantineDirectory == "/var/lib/inspectd/quarantine")
         #expect(daemon.modelDirectory == "/var/lib/inspectd/model")
         #expect(daemon.metricsFile == "/var/lib/inspectd/metrics/inspectd.prom")
-        #expect(daemon.threads == 0 && daemon.precision == .fp32 && daemon.queueCapacity == 256 && daemon.batchMax == 8 && daemon.heatmaps)
+        #expect(daemon.threads == 0 && daemon.precision == .int8 && daemon.queueCapacity == 256 && daemon.batchMax == 8 && daemon.heatmaps)
         #expect(daemon.statusInterval == .seconds(5) && daemon.logLevel == "info")
         #expect(configuration.retention == RetentionSettings(maxBytes: 10 * 1024 * 1024 * 1024, maxAge: .seconds(30 * 86400),
                                                              interval: .seconds(600)))
