@@ -58,8 +58,13 @@ struct IncrementTests {
         try trainer(folder).train(products: [checks], profile: Self.profile, options: Self.options)
         let after = try folder.load()
         #expect(after.manifest.continual?.products == ["stripes", "checks"])
-        #expect(after.manifest.products["stripes"] == before.manifest.products["stripes"])
-        #expect(after.residuals["stripes"] == before.residuals["stripes"])
+        // The known product's levels and threshold are refitted on the new weights; its record
+        // otherwise stays.
+        var refitted = try #require(after.manifest.products["stripes"])
+        #expect(refitted.calibration != before.manifest.products["stripes"]!.calibration)
+        #expect(after.residuals["stripes"] != before.residuals["stripes"])
+        refitted.calibration = before.manifest.products["stripes"]!.calibration
+        #expect(refitted == before.manifest.products["stripes"])
         #expect(after.manifest.training.runs.last?.projected == true)
         let old = before.network.parameterDictionary
         var moved = 0
@@ -82,6 +87,35 @@ struct IncrementTests {
             }
         }
         #expect(moved > 20)
+    }
+
+    /// Without the refit, a known product keeps its levels and threshold; a known product whose
+    /// folder is gone keeps them too, and the increment goes on.
+    @Test func knownProductsKeepTheirLevelsWithoutARefitOrAFolder() throws {
+        let root = temporaryRoot()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let stripes = try Self.product(root, "stripes", count: 8, checkered: false, seed: 1)
+        let checks = try Self.product(root, "checks", count: 8, checkered: true, seed: 2)
+        let dots = try Self.product(root, "dots", count: 8, checkered: true, seed: 5)
+        let folder = ModelFolder(root.appendingPathComponent("model"))
+        try trainer(folder).train(products: [stripes], profile: Self.profile, options: Self.options)
+        let before = try folder.load()
+        var keep = Self.options
+        keep.refitKnownProducts = false
+        try trainer(folder).train(products: [checks], profile: Self.profile, options: keep)
+        let kept = try folder.load()
+        #expect(kept.manifest.products["stripes"] == before.manifest.products["stripes"])
+        #expect(kept.residuals["stripes"] == before.residuals["stripes"])
+
+        try FileManager.default.removeItem(atPath: stripes.folder)
+        var lines: [String] = []
+        try trainer(folder, log: { lines.append($0) }).train(products: [dots], profile: Self.profile, options: Self.options)
+        let after = try folder.load()
+        #expect(after.residuals["stripes"] == before.residuals["stripes"])
+        #expect(after.residuals["checks"] != kept.residuals["checks"], "a product whose folder is there is refitted")
+        #expect(lines.contains { $0.hasPrefix("warning: stripes: kept its earlier levels") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("warning: stripes: its images are not in the int8 calibration") }, "\(lines)")
+        #expect(after.manifest.quantisation?.products == ["checks", "dots"])
     }
 
     @Test func aKnownProductNeedsUpdate() throws {

@@ -47,13 +47,23 @@ public enum Quantiser {
         let extractor = LatentExtractor(backbone: backbone, resolution: model.manifest.resolution)
         let detector = Detector(manifest: model.manifest, network: model.network, statistics: model.statistics, extractor: extractor)
         var images: [Image] = []
+        var calibrated: [String] = []
         for (name, record) in model.manifest.products.sorted(by: { $0.key < $1.key }) {
-            let split = try ProductImages(product: name, folder: record.source,
+            // A product whose folder is gone only narrows the calibration; the others still make it.
+            let split: ProductImages
+            do {
+                split = try ProductImages(product: name, folder: record.source,
                                           holdoutFraction: Calibrator.heldOutFraction(record) ?? ProductImages.defaultHoldoutFraction)
+            } catch {
+                log("warning: \(name): its images are not in the int8 calibration: \(error)")
+                continue
+            }
             let step = max(1, split.training.count / max(1, trainingImages))
             let sample = !sampled.contains(name) ? []
                 : stride(from: 0, to: split.training.count, by: step).prefix(trainingImages).map { split.training[$0] }
-            images += decodeModelImages(split.holdout + sample, product: name, extractor: extractor, log: log)
+            let decoded = decodeModelImages(split.holdout + sample, product: name, extractor: extractor, log: log)
+            if !decoded.isEmpty { calibrated.append(name) }
+            images += decoded
         }
         guard !images.isEmpty else {
             throw Trainer.Failure(description: "\(folder.url.path): no decodable normal images to calibrate the int8 layers on")
@@ -61,7 +71,7 @@ public enum Quantiser {
         let started = Date()
         let layers = layers(of: detector, calibratingOn: images)
         let manifest = try folder.saveInt8(layers, record: QuantisationRecord(calibrationImages: images.count,
-                                                                              products: model.manifest.products.keys.sorted()),
+                                                                              products: calibrated),
                                            manifest: model.manifest)
         log("quantised \(layers.count) layers of \(folder.url.path) on \(images.count) normal images in "
             + String(format: "%.1f s", Date().timeIntervalSince(started)))

@@ -88,21 +88,29 @@ public enum Calibrator {
         let detector = Detector(manifest: model.manifest, network: model.network, statistics: model.statistics, extractor: extractor)
         var residuals: [String: NormalResiduals] = [:]
         for (name, record) in model.manifest.products.sorted(by: { $0.key < $1.key }) {
-            let source = folders[name] ?? record.source
-            let split = try ProductImages(product: name, folder: source,
-                                          holdoutFraction: heldOutFraction(record) ?? ProductImages.defaultHoldoutFraction)
-            let training = decodeModelImages(split.training, product: name, extractor: extractor, log: log)
-            guard !training.isEmpty else {
-                throw Trainer.Failure(description: "\(source): none of the \(split.training.count) training images of '\(name)' could be decoded")
-            }
-            let heldOut = decodeModelImages(split.holdout, product: name, extractor: extractor, log: log)
-            let fit = try fit(detector: detector, product: name, training: training, heldOut: heldOut)
+            let fit = try refit(name, record: record, source: folders[name] ?? record.source, detector: detector,
+                                extractor: extractor, log: log)
             residuals[name] = fit.residuals
             model.manifest.products[name]!.calibration = fit.calibration
-            log("\(name): \(fit.summary), residual levels from \(training.count)")
         }
         return try folder.save(manifest: model.manifest, network: model.network, statistics: model.statistics,
                                residuals: residuals, subspaces: model.subspaces, sameWeights: true)
+    }
+
+    /// Fits a known product's levels and threshold on `detector` from its normal images in
+    /// `source`, split into training and held-out images as its training split them.
+    static func refit(_ name: String, record: ProductRecord, source: String, detector: Detector, extractor: LatentExtractor,
+                      log: (String) -> Void) throws -> Fit {
+        let split = try ProductImages(product: name, folder: source,
+                                      holdoutFraction: heldOutFraction(record) ?? ProductImages.defaultHoldoutFraction)
+        let training = decodeModelImages(split.training, product: name, extractor: extractor, log: log)
+        guard !training.isEmpty else {
+            throw Trainer.Failure(description: "\(source): none of the \(split.training.count) training images of '\(name)' could be decoded")
+        }
+        let heldOut = decodeModelImages(split.holdout, product: name, extractor: extractor, log: log)
+        let fit = try fit(detector: detector, product: name, training: training, heldOut: heldOut)
+        log("\(name): \(fit.summary), residual levels from \(training.count)")
+        return fit
     }
 
     /// The fraction that reproduces the recorded split's held-out count (the split rounds), or nil
