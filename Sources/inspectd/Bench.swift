@@ -117,8 +117,9 @@ struct Bench: ParsableCommand {
             defer { try? FileManager.default.removeItem(at: scratch) }
             try FileManager.default.copyItem(at: URL(fileURLWithPath: model), to: scratch)
             let trainer = Trainer(folder: ModelFolder(scratch), backbone: backbone, backboneRecord: record, log: { _ in })
-            // The bases of the increment itself are not timed here: one image keeps their capture short.
-            let options = Trainer.IncrementOptions(projection: turn % 2 == 1, sampleImages: 1)
+            // Only the steps are timed: one image keeps the bases' capture short, and the known
+            // products' refit and the int8 layers are left out.
+            let options = Trainer.IncrementOptions(projection: turn % 2 == 1, sampleImages: 1, refitKnownProducts: false, quantise: false)
             try trainer.train(products: [.init(name: "bench-increment", folder: images)], profile: profile, options: options)
             let timed = Array(trainer.stepSeconds.dropFirst(2))
             if turn % 2 == 1 { projected += timed } else { plain += timed }
