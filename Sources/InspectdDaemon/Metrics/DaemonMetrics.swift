@@ -99,20 +99,16 @@ public final class DaemonMetrics: Sendable {
         for (key, count) in s.frames.sorted(by: { ($0.key.product, $0.key.verdict) < ($1.key.product, $1.key.verdict) }) {
             out += "inspectd_frames_total{product=\"\(Self.escape(key.product))\",verdict=\"\(key.verdict)\"} \(count)\n"
         }
-        family("frame_latency_seconds", "histogram", "Seconds from a finished frame file to its verdict in the spool.")
-        for (i, bound) in Self.latencyBuckets.enumerated() {
-            out += "inspectd_frame_latency_seconds_bucket{le=\"\(bound)\"} \(s.latencyCounts[i])\n"
+        // Cumulative buckets: each bound counts the observations at or below it.
+        func histogram(_ name: String, _ help: String, bounds: [String], counts: [Int], sum: String, count: Int) {
+            family(name, "histogram", help)
+            for (bound, n) in zip(bounds, counts) { out += "inspectd_\(name)_bucket{le=\"\(bound)\"} \(n)\n" }
+            out += "inspectd_\(name)_bucket{le=\"+Inf\"} \(count)\ninspectd_\(name)_sum \(sum)\ninspectd_\(name)_count \(count)\n"
         }
-        out += "inspectd_frame_latency_seconds_bucket{le=\"+Inf\"} \(s.latencyCount)\n"
-        out += "inspectd_frame_latency_seconds_sum \(s.latencySum)\n"
-        out += "inspectd_frame_latency_seconds_count \(s.latencyCount)\n"
-        family("scoring_batch_frames", "histogram", "Frames scored together in one call: those waiting when scoring became free, up to batch_max.")
-        for (i, bound) in Self.batchBuckets.enumerated() {
-            out += "inspectd_scoring_batch_frames_bucket{le=\"\(bound)\"} \(s.batchCounts[i])\n"
-        }
-        out += "inspectd_scoring_batch_frames_bucket{le=\"+Inf\"} \(s.batches)\n"
-        out += "inspectd_scoring_batch_frames_sum \(s.batchFrames)\n"
-        out += "inspectd_scoring_batch_frames_count \(s.batches)\n"
+        histogram("frame_latency_seconds", "Seconds from a finished frame file to its verdict in the spool.",
+                  bounds: Self.latencyBuckets.map { "\($0)" }, counts: s.latencyCounts, sum: "\(s.latencySum)", count: s.latencyCount)
+        histogram("scoring_batch_frames", "Frames scored together in one call: those waiting when scoring became free, up to batch_max.",
+                  bounds: Self.batchBuckets.map { "\($0)" }, counts: s.batchCounts, sum: "\(s.batchFrames)", count: s.batches)
         family("scoring_batch_fallbacks_total", "counter", "Batches whose joint scoring failed, so that each of their frames was scored alone.")
         out += "inspectd_scoring_batch_fallbacks_total \(s.batchFallbacks)\n"
         family("queue_depth", "gauge", "Frames found and waiting to be scored.")
