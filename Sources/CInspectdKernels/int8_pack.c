@@ -9,12 +9,12 @@
 #include <math.h>
 #include <string.h>
 
-// Clamped before the conversion so that huge values and infinities cannot overflow it; NaN ends
-// at the lowest level (fmaxf returns the number).
+// Clamped to the levels' range before rounding, which is the same as clamping after (the bounds
+// are whole numbers) and leaves no integer clamp to do; huge values and infinities cannot overflow
+// the conversion, and NaN ends at the lowest level (fmaxf returns the number).
 static inline int32_t quantize(float x, float inverse_scale, int32_t zero_point) {
-    float v = fminf(fmaxf(x * inverse_scale, -512.0f), 512.0f);
-    int32_t q = (int32_t)nearbyintf(v) + zero_point;
-    return q < -127 ? -127 : (q > 127 ? 127 : q);
+    float v = fminf(fmaxf(x * inverse_scale, (float)(-127 - zero_point)), (float)(127 - zero_point));
+    return (int32_t)nearbyintf(v) + zero_point;
 }
 
 int32_t inspectd_i8_quantize(float x, float inverse_scale, int32_t zero_point) {
@@ -100,14 +100,33 @@ void inspectd_i8_quantize_padded(const float *x, size_t channels, size_t height,
     }
 }
 
+// The largest magnitude of x[0..<n], in LANES partial maxima (a single running maximum stays
+// scalar); NaN is passed over, as fmaxf does.
+__attribute__((always_inline)) static inline float largest_magnitude(const float *x, size_t n) {
+    float lane[LANES] = {0};
+    size_t body = n - n % LANES;
+    for (size_t i = 0; i < body; i += LANES)
+        for (int j = 0; j < LANES; j++) lane[j] = fmaxf(lane[j], fabsf(x[i + j]));
+    float largest = 0.0f;
+    for (int j = 0; j < LANES; j++) largest = fmaxf(largest, lane[j]);
+    for (size_t i = body; i < n; i++) largest = fmaxf(largest, fabsf(x[i]));
+    return largest;
+}
+
+INSPECTD_CLONES
+float inspectd_largest_magnitude(const float *x, size_t rows, size_t cols, size_t stride) {
+    float largest = 0.0f;
+    for (size_t r = 0; r < rows; r++) largest = fmaxf(largest, largest_magnitude(x + r * stride, cols));
+    return largest;
+}
+
 INSPECTD_CLONES
 void inspectd_i8_quantize_rows_symmetric(const float *x, size_t rows, size_t cols, size_t x_stride, int8_t *out,
                                          size_t out_stride, float *scales, int32_t *sums) {
     size_t padded = (cols + 3) / 4 * 4;
     for (size_t r = 0; r < rows; r++) {
         const float *src = x + r * x_stride;
-        float largest = 0.0f;
-        for (size_t i = 0; i < cols; i++) largest = fmaxf(largest, fabsf(src[i]));
+        float largest = largest_magnitude(src, cols);
         float scale = largest > 0.0f && largest <= 3.0e38f ? largest / 127.0f : 1.0f;
         float inverse = 1.0f / scale;
         int8_t *dst = out + r * out_stride;

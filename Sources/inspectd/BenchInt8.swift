@@ -21,12 +21,16 @@ struct BenchInt8: ParsableCommand {
     @Option(name: .customLong("path"), help: "Int8 kernel paths to time, comma-separated (default: every path this CPU runs).")
     var paths: String?
 
+    @Option(help: "Time only the layers whose names contain one of these, comma-separated (e.g. linear,conv1x1).")
+    var layers: String?
+
     func run() throws {
         Engine.setThreads(threads)
+        let wanted = layers?.split(separator: ",").map(String.init)
         let chosen = try paths.map { try $0.split(separator: ",").map { try Int8Path.named(String($0)) } }
             ?? Int8Path.allCases.filter(\.runsHere).reversed()
         var rows: [[String: Any]] = []
-        for shape in Int8Shape.detector {
+        for shape in Int8Shape.detector where wanted?.contains(where: shape.name.contains) ?? true {
             for path in chosen {
                 let (fp32, int8) = shape.time(path: path, repeats: repeats)
                 rows.append([

@@ -116,7 +116,13 @@ func naiveAttention(q: [Float], k: [Float], v: [Float], mask: [Float]?, tq: Int,
         for i in 0..<tq { maskData[i * tk + (i + 1) % tk] = -.infinity; maskData[i * tk + (i + 3) % tk] = -1e9 }
         maskData[2 * tk + 4] = 0.5
         let mask = Tensor(shape: [tq, tk], data: maskData)
-        for (m, scale) in [(nil, nil), (mask, Float(0.7))] as [(Tensor?, Float?)] {
+        // Only −∞ entries, two runs in some rows: applied by writing −∞, never reading the bias.
+        var blockingData = [Float](repeating: 0, count: tq * tk)
+        for i in 0..<tq { blockingData[i * tk + i] = -.infinity; blockingData[i * tk + (i + 2) % tk] = -.infinity }
+        let blocking = Tensor(shape: [tq, tk], data: blockingData)
+        #expect(AttentionMask(blocking).blocksOnly && !AttentionMask(mask).blocksOnly)
+        #expect(AttentionMask(blocking).runs[0] == [0..<1, 2..<3])
+        for (m, scale) in [(nil, nil), (mask, Float(0.7)), (blocking, nil)] as [(Tensor?, Float?)] {
             let out = scaledDotProductAttention(query: q, key: k, value: v, mask: m.map(AttentionMask.init), scale: scale)
             #expect(out.shape == [b, h, tq, dv])
             for s in 0..<(b * h) {

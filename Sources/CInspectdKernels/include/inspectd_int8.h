@@ -122,6 +122,10 @@ void inspectd_i8_quantize_planes(const float *x, size_t channels, size_t positio
 void inspectd_i8_quantize_padded(const float *x, size_t channels, size_t height, size_t width, float inverse_scale,
                                  int32_t zero_point, int32_t offset, size_t first_quad, size_t end_quad, uint8_t *out);
 
+/// The largest |x| over x [rows, cols] (row stride `stride` floats), 0 when empty; NaN is passed
+/// over. What a symmetric per-tensor scale is taken from.
+float inspectd_largest_magnitude(const float *x, size_t rows, size_t cols, size_t stride);
+
 /// Quantises each row of x [rows, cols] (row stride x_stride floats) symmetrically on its own scale:
 /// scales[r] = max |x[r, ·]| / 127 (1 for a row of zeros), levels as `inspectd_i8_quantize` with
 /// zero point 0, row r at out + r · out_stride, zeros up to a whole quad; sums[r] its levels' sum

@@ -73,6 +73,16 @@ typedef struct {
 /// One AdamW step over n parameters w with gradients g and moments m, v (all updated in place).
 void inspectd_adamw_update(float *w, const float *g, float *m, float *v, size_t n, inspectd_adamw_step step);
 
+/// Outputs per run of the depthwise kernel below: the scratch plane's rows must hold whole runs.
+#define INSPECTD_DEPTHWISE_LANES 16
+
+/// One channel plane of a depthwise convolution: out[y][x] = bias + Σ_t filter[t] ·
+/// scratch[y · row_step + x + tap_offset[t]] for y < out_height, x < out_width, then ReLU6 if asked.
+/// The scratch (zero-padded, split into stride phases by the caller) must be readable for whole
+/// runs of INSPECTD_DEPTHWISE_LANES outputs past each row's end. Cloned per instruction set.
+void inspectd_depthwise_plane(const float *scratch, const size_t *tap_offset, const float *filter, size_t taps,
+                              float bias, size_t out_height, size_t out_width, size_t row_step, bool relu6, float *out);
+
 /// The vector width, in floats, of the direct 3x3 convolution below on this CPU: 16 with AVX-512F,
 /// 8 with AVX2 and FMA, 0 where it cannot run (the caller then lowers to im2col and sgemm).
 size_t inspectd_conv3x3_lanes(void);

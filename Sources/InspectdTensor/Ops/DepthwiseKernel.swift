@@ -1,15 +1,14 @@
+import CInspectdKernels
+
 /// Forward kernel of depthwise convolution (one k×k filter per channel) for strides 1 and 2.
 ///
 /// The direct loops in `ConvKernels` make one pass over the output per tap and gather with a
 /// stride at stride 2; on the backbone's layers they ran at 3-13 GFLOP/s. Here each channel plane
 /// is copied once into a zero-padded scratch plane (split into even and odd columns at stride 2,
-/// so that every tap reads contiguous memory); each 8-wide run of output pixels accumulates all
-/// taps in registers, four output rows at a time, and is stored once with bias and activation
-/// applied. Plain SIMD8 multiply and add: `addProduct` without an FMA target becomes a libm call
-/// per lane, and the generic `clamped()` is not inlined, so masks do the clamping.
+/// so that every tap reads contiguous memory), and `inspectd_depthwise_plane` (C, cloned per
+/// instruction set) accumulates all taps of each run of outputs in registers.
 enum DepthwiseKernel {
-    typealias Vector = SIMD8<Float>
-    static let lanes = Vector.scalarCount
+    static let lanes = Int(INSPECTD_DEPTHWISE_LANES)
 
     static func supports(_ g: ConvGeometry) -> Bool { g.stride == 1 || g.stride == 2 }
 
@@ -27,7 +26,7 @@ enum DepthwiseKernel {
         let phaseWidth = owVec + (kw - 1) / stride + 1      // columns each phase row must hold
         let paddedRows = (oh - 1) * stride + kh             // rows the taps touch
         let phases = stride
-        let scratchCount = phases * paddedRows * phaseWidth + lanes
+        let scratchCount = phases * paddedRows * phaseWidth
 
         // Scratch rows that receive an image row, and per phase the scratch columns that receive image
         // columns (padded column p = ix + left goes to phase p % stride, column p / stride).
@@ -92,69 +91,8 @@ enum DepthwiseKernel {
                             }
                         }
                     }
-                    let filter = wBase + channel * taps
-                    let b = Vector(repeating: bias?[channel] ?? 0)
-                    let spill = s + phases * paddedRows * phaseWidth   // a partial vector's landing place
-                    let dst = yBase + plane * oh * ow
-                    let rowStep = stride * phaseWidth
-                    // Stores one vector of output row `oy` at column x0, clipping at the row's end.
-                    func put(_ v: Vector, _ oy: Int, _ x0: Int) {
-                        var clipped = v
-                        if relu6 {   // masks, not clamped(): the generic min/max is not inlined
-                            clipped.replace(with: 0, where: clipped .< 0)
-                            clipped.replace(with: 6, where: clipped .> 6)
-                        }
-                        let out = dst + oy * ow + x0
-                        if x0 + lanes <= ow {
-                            UnsafeMutableRawPointer(out).storeBytes(of: clipped, as: Vector.self)
-                        } else {
-                            UnsafeMutableRawPointer(spill).storeBytes(of: clipped, as: Vector.self)
-                            out.update(from: spill, count: ow - x0)
-                        }
-                    }
-                    // Four output rows at a time: four independent accumulators per tap hide
-                    // the add latency, and each broadcast filter tap serves all four.
-                    var oy = 0
-                    while oy + 4 <= oh {
-                        var x0 = 0
-                        while x0 < owVec {
-                            var a0 = b, a1 = b, a2 = b, a3 = b
-                            let base = s + oy * rowStep + x0
-                            for t in 0..<taps {
-                                let p = UnsafeRawPointer(base + offs[t])
-                                let wt = Vector(repeating: filter[t])
-                                a0 += wt * p.loadUnaligned(as: Vector.self)
-                                a1 += wt * p.loadUnaligned(fromByteOffset: rowStep * 4, as: Vector.self)
-                                a2 += wt * p.loadUnaligned(fromByteOffset: rowStep * 8, as: Vector.self)
-                                a3 += wt * p.loadUnaligned(fromByteOffset: rowStep * 12, as: Vector.self)
-                            }
-                            put(a0, oy, x0); put(a1, oy + 1, x0); put(a2, oy + 2, x0); put(a3, oy + 3, x0)
-                            x0 += lanes
-                        }
-                        oy += 4
-                    }
-                    while oy < oh {
-                        var x0 = 0
-                        while x0 < owVec {
-                            var a0 = b, a1 = Vector.zero
-                            let base = s + oy * rowStep + x0
-                            var t = 0
-                            while t + 1 < taps {
-                                a0 += Vector(repeating: filter[t])
-                                    * UnsafeRawPointer(base + offs[t]).loadUnaligned(as: Vector.self)
-                                a1 += Vector(repeating: filter[t + 1])
-                                    * UnsafeRawPointer(base + offs[t + 1]).loadUnaligned(as: Vector.self)
-                                t += 2
-                            }
-                            if t < taps {
-                                a0 += Vector(repeating: filter[t])
-                                    * UnsafeRawPointer(base + offs[t]).loadUnaligned(as: Vector.self)
-                            }
-                            put(a0 + a1, oy, x0)
-                            x0 += lanes
-                        }
-                        oy += 1
-                    }
+                    inspectd_depthwise_plane(s, offs.baseAddress, wBase + channel * taps, taps, bias?[channel] ?? 0,
+                                             oh, ow, stride * phaseWidth, relu6, yBase + plane * oh * ow)
                 }
             }
         }

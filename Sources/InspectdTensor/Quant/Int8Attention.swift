@@ -47,15 +47,14 @@ public func int8ScaledDotProductAttention(query: Tensor, key: Tensor, value: Ten
                             e.out_stride = g.keys
                             inspectd_i8_gemm(path.kernel, scratch.queryRows, depthQuads * 4, 0, g.queries, scratch.keyColumns,
                                              keyStride, 0, g.keys, depthQuads, &e)
-                            for i in 0..<g.queries { AttentionKernels.addMask(scratch.scores + i * g.keys, pm, mask?.spans ?? [], i, g) }
+                            if let mask {
+                                for i in 0..<g.queries { mask.apply(to: scratch.scores + i * g.keys, i, pm!) }
+                            }
                             // P per row, from the softmax itself; V per slice.
                             inspectd_i8_softmax_rows(scratch.scores, g.queries, g.keys, g.keys, scratch.probabilityRows, keyQuads * 4,
                                                      scratch.rowScales, scratch.querySums)
                             let values = pv.baseAddress! + g.valueStart(s)
-                            var largest: Float = 0
-                            for j in 0..<g.keys {
-                                for c in 0..<g.valueDepth { largest = max(largest, abs(values[j * g.valueWidth + c])) }
-                            }
+                            let largest = inspectd_largest_magnitude(values, g.keys, g.valueDepth, g.valueWidth)
                             let valueScale = largest > 0 ? largest / 127 : 1
                             inspectd_i8_quantize_planes(values, g.keys, g.valueDepth, g.valueWidth, 1 / valueScale, 0, offset,
                                                         valueStride, 0, keyQuads, scratch.valueColumns)
