@@ -49,6 +49,10 @@ public struct DaemonSettings: Sendable, Equatable {
     public var threads: Int
     /// `precision`.
     public var precision: Precision
+    /// `int8_confirm_band`: with int8, a frame whose raw score lies within this share of its
+    /// threshold is scored again in fp32, which decides it (0 turns it off); nil: the detector's
+    /// default.
+    public var int8ConfirmBand: Double?
     /// `queue_capacity`: frames waiting to be scored before new ones are held back.
     public var queueCapacity: Int
     /// `batch_max`: the most frames scored in one call, taken from those already waiting when

@@ -122,7 +122,7 @@ private struct Builder {
 
     mutating func applyDaemon(_ table: TOMLTable, _ reader: Reader) throws {
         let keys = ["state_dir", "spool_dir", "products_dir", "quarantine_dir", "model_dir", "metrics_file",
-                    "threads", "precision", "queue_capacity", "batch_max", "heatmaps", "status_interval", "log_level"]
+                    "threads", "precision", "int8_confirm_band", "queue_capacity", "batch_max", "heatmaps", "status_interval", "log_level"]
         for name in table.keys {
             let value = table[name]!
             let key = TOML.join("daemon", name)
@@ -136,6 +136,11 @@ private struct Builder {
             case "threads": daemon.threads = try reader.integer(value, key: key, in: 0...1024, meaning: "(0 = all cores)")
             case "precision":
                 daemon.precision = Precision(rawValue: try reader.choice(value, key: key, Precision.allCases.map(\.rawValue)))!
+            case "int8_confirm_band":
+                let expected = "a share of the threshold from 0 to 0.5 (0 turns fp32 confirmation off)"
+                let band = try reader.number(value, key: key, expected: expected)
+                guard (0...0.5).contains(band) else { throw reader.failure(value, key: key, expected: expected) }
+                daemon.int8ConfirmBand = band
             case "queue_capacity": daemon.queueCapacity = try reader.integer(value, key: key, in: 1...100_000)
             case "batch_max": daemon.batchMax = try reader.integer(value, key: key, in: 1...64, meaning: "(1 = one frame at a time)")
             case "heatmaps": daemon.heatmaps = try reader.boolean(value, key: key)

@@ -26,6 +26,9 @@ struct Eval: ParsableCommand {
     @Flag(help: "Score every frame in both fp32 and int8 (the model's int8 layers) in one pass and compare: both precisions' metrics, the Pearson correlation of each frame's two maps, the share of frames with the same verdict at the product's threshold. Uses the model's map source.")
     var precisionAgreement = false
 
+    @Option(help: "With --precision-agreement: the confirmation band (a share of the threshold) within which int8 verdicts count as confirmed in fp32, as the daemon and 'score' confirm them.")
+    var confirmBand: Float = Inspector.defaultConfirmationBand
+
     @OptionGroup var scoring: ScoringOptions
     @OptionGroup var precisionOption: PrecisionOption
     @OptionGroup var engine: EngineOptions
@@ -91,7 +94,11 @@ struct Eval: ParsableCommand {
         guard detector.precision == .int8 else {
             throw ValidationError("--precision-agreement: \(detector.precisionWarning ?? "the model has no int8 layers")")
         }
-        let agreement = PrecisionAgreement(detector: detector, settings: try scoring.applied(to: detector.manifest))
+        guard (0...0.5).contains(confirmBand) else {
+            throw ValidationError("--confirm-band must be a share of the threshold from 0 to 0.5, got \(confirmBand)")
+        }
+        let agreement = PrecisionAgreement(detector: detector, settings: try scoring.applied(to: detector.manifest),
+                                           confirmationBand: confirmBand)
         note("scoring: \(agreement.settings.source.rawValue) map, noise level \(agreement.settings.noiseLevel), "
              + "\(agreement.settings.ddimSteps) DDIM steps, fp32 and int8 (\(Int8Path.active.name))")
         var reports: [String: [String: Any]] = [:]
@@ -106,12 +113,14 @@ struct Eval: ParsableCommand {
                     "\(key) \(result.fp32.percentages[key].map { "\($0)" } ?? "-") → \(result.int8.percentages[key].map { "\($0)" } ?? "-")"
                 }.joined(separator: "  ")
                 print("\(name): \(metrics)  map pearson mean \(result.report["map_pearson_mean"]!) lowest \(result.report["map_pearson_lowest"]!)  "
-                      + "same verdicts \(result.sameVerdicts)/\(result.frames)  (\(String(format: "%.1f", result.fp32.seconds)) s)")
+                      + "same verdicts \(result.sameVerdicts)/\(result.frames)  largest score shift \(result.report["score_shift_largest"]!) % "
+                      + "of the threshold  within the band \(result.confirmedFrames), same verdicts with them confirmed "
+                      + "\(result.sameVerdictsConfirmed)/\(result.frames)  (\(String(format: "%.1f", result.fp32.seconds)) s)")
             }
         }
         let means = ["fp32": Evaluator.mean(Array(fp32.values)), "int8": Evaluator.mean(Array(int8.values))]
         if json {
-            printJSONLine(["products": reports, "mean": means, "int8_kernels": Int8Path.active.name,
+            printJSONLine(["products": reports, "mean": means, "int8_kernels": Int8Path.active.name, "confirm_band": Double(confirmBand),
                            "ddim_steps": agreement.settings.ddimSteps, "noise_level": agreement.settings.noiseLevel])
         } else {
             for (precision, mean) in means.sorted(by: { $0.key < $1.key }) {

@@ -27,7 +27,8 @@ struct Run: AsyncParsableCommand {
         let daemon = try InspectionDaemon(configFile: config, logger: logger) { configuration in
             try loader.load(folder: ModelFolder(URL(fileURLWithPath: configuration.daemon.modelDirectory)),
                             threads: configuration.daemon.threads,
-                            precision: InspectdDetector.Precision(rawValue: configuration.daemon.precision.rawValue) ?? .fp32)
+                            precision: InspectdDetector.Precision(rawValue: configuration.daemon.precision.rawValue) ?? .fp32,
+                            confirmationBand: configuration.daemon.int8ConfirmBand.map(Float.init) ?? Inspector.defaultConfirmationBand)
         }
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -24,11 +24,18 @@ struct Score: ParsableCommand {
     var images: [String]
 
     @OptionGroup var precisionOption: PrecisionOption
+
+    @Option(help: "With int8, frames whose raw score lies within this share of the threshold are scored again in fp32, which decides them (0: never).")
+    var confirmBand: Float = Inspector.defaultConfirmationBand
     @OptionGroup var engine: EngineOptions
 
     func run() throws {
         engine.apply()
-        let inspector = try Inspector(folder: ModelFolder(URL(fileURLWithPath: model)), precision: precisionOption.precision)
+        guard (0...0.5).contains(confirmBand) else {
+            throw ValidationError("--confirm-band must be a share of the threshold from 0 to 0.5, got \(confirmBand)")
+        }
+        let inspector = try Inspector(folder: ModelFolder(URL(fileURLWithPath: model)), precision: precisionOption.precision,
+                                      confirmationBand: confirmBand)
         let productName = try chooseProduct(product, of: inspector)
         for folder in [heatmaps, rawMaps].compactMap({ $0 }) {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -57,6 +64,7 @@ struct Score: ParsableCommand {
                 "verdict": inspection.isAnomalous ? "NG" : "OK",
                 "precision": inspector.precision.rawValue,
             ]
+            if inspection.confirmedInFloat32 { record["confirmed_in_fp32"] = true }
             let scoreMs = milliseconds(since: decoded)
             if heatmaps != nil || rawMaps != nil {
                 let name = names.name(for: path)

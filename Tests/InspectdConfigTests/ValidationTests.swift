@@ -17,6 +17,7 @@ import Testing
         metrics_file = "/data/metrics.prom"
         threads = 4
         precision = "fp32"
+        int8_confirm_band = 0.1
         queue_capacity = 1000
         batch_max = 16
         heatmaps = false
@@ -61,6 +62,7 @@ import Testing
         daemon.metricsFile = "/data/metrics.prom"
         daemon.threads = 4
         daemon.precision = .fp32
+        daemon.int8ConfirmBand = 0.1
         daemon.queueCapacity = 1000
         daemon.batchMax = 16
         daemon.heatmaps = false
@@ -91,6 +93,7 @@ import Testing
         #expect(daemon.quarantineDirectory == "/var/lib/inspectd/quarantine")
         #expect(daemon.modelDirectory == "/var/lib/inspectd/model")
         #expect(daemon.metricsFile == "/var/lib/inspectd/metrics/inspectd.prom")
+        #expect(daemon.int8ConfirmBand == nil)
         #expect(daemon.threads == 0 && daemon.precision == .int8 && daemon.queueCapacity == 256 && daemon.batchMax == 8 && daemon.heatmaps)
         #expect(daemon.statusInterval == .seconds(5) && daemon.logLevel == "info")
         #expect(configuration.retention == RetentionSettings(maxBytes: 10 * 1024 * 1024 * 1024, maxAge: .seconds(30 * 86400),
@@ -125,7 +128,7 @@ import Testing
 
     @Test func unknownKeys() {
         #expect(decodeError("[daemon]\nthread = 2")
-            == "main.toml:2: daemon.thread: expected one of state_dir, spool_dir, products_dir, quarantine_dir, model_dir, metrics_file, threads, precision, queue_capacity, batch_max, heatmaps, status_interval, log_level, got an unknown key")
+            == "main.toml:2: daemon.thread: expected one of state_dir, spool_dir, products_dir, quarantine_dir, model_dir, metrics_file, threads, precision, int8_confirm_band, queue_capacity, batch_max, heatmaps, status_interval, log_level, got an unknown key")
         #expect(decodeError("[retention]\nmax_size = 1") == "main.toml:2: retention.max_size: expected one of max_bytes, max_age, interval, got an unknown key")
         #expect(decodeError("[training]\nsteps = 1") == "main.toml:2: training.steps: expected one of window, profile, got an unknown key")
         #expect(decodeError("[products.bottle]\nthreshhold = 0.3") == "main.toml:2: products.bottle.threshhold: expected one of threshold, got an unknown key")
@@ -147,6 +150,10 @@ import Testing
         #expect(decodeError("[daemon]\nthreads = \"4\"") == #"main.toml:2: daemon.threads: \#(threads), got "4""#)
         #expect(decodeError("[daemon]\nthreads = 4.0") == "main.toml:2: daemon.threads: \(threads), got 4.0")
         #expect(decodeError("[daemon]\nprecision = \"fp16\"") == #"main.toml:2: daemon.precision: expected one of "fp32", "int8", got "fp16""#)
+        let band = "expected a share of the threshold from 0 to 0.5 (0 turns fp32 confirmation off)"
+        #expect(decodeError("[daemon]\nint8_confirm_band = 0.6") == "main.toml:2: daemon.int8_confirm_band: \(band), got 0.6")
+        #expect(decodeError("[daemon]\nint8_confirm_band = -1") == "main.toml:2: daemon.int8_confirm_band: \(band), got -1")
+        #expect(decodeError("[daemon]\nint8_confirm_band = \"5%\"") == #"main.toml:2: daemon.int8_confirm_band: \#(band), got "5%""#)
         let capacity = "expected an integer from 1 to 100000"
         #expect(decodeError("[daemon]\nqueue_capacity = 0") == "main.toml:2: daemon.queue_capacity: \(capacity), got 0")
         #expect(decodeError("[daemon]\nqueue_capacity = 100_001") == "main.toml:2: daemon.queue_capacity: \(capacity), got 100001")

@@ -186,4 +186,22 @@ final class BatchTests: XCTestCase {
         let metrics = try String(contentsOf: harness.root.appendingPathComponent("state/metrics/inspectd.prom"), encoding: .utf8)
         XCTAssertTrue(metrics.contains("inspectd_scoring_batch_fallbacks_total 1"), metrics)
     }
+
+    func testAFrameConfirmedInFp32SaysSoInItsVerdictAndTheMetrics() async throws {
+        let harness = try DaemonHarness()
+        defer { harness.cleanUp() }
+        // Frames near 0.5 of brightness are "confirmed": a mid-grey one is, a dark one is not.
+        try await harness.start(scorer: BrightnessScorer(confirmationBand: 0.1))
+        let grey = try PNG.encode(Image(width: 8, height: 8, format: .grey, pixels: [UInt8](repeating: 120, count: 64)))
+        try Data(grey).write(to: harness.camera("cam1").appendingPathComponent("a-mid.png"))
+        try Data(DaemonHarness.frame(bright: false)).write(to: harness.camera("cam1").appendingPathComponent("b-dark.png"))
+        let verdicts = try await harness.waitForVerdicts(2)
+        try await harness.stop()
+        let mid = try XCTUnwrap(verdicts.first { ($0["frame"] as? String)?.hasSuffix("a-mid.png") == true })
+        let dark = try XCTUnwrap(verdicts.first { ($0["frame"] as? String)?.hasSuffix("b-dark.png") == true })
+        XCTAssertEqual(mid["confirmed_in_fp32"] as? Bool, true, "\(mid)")
+        XCTAssertNil(dark["confirmed_in_fp32"], "\(dark)")
+        let metrics = try String(contentsOf: harness.root.appendingPathComponent("state/metrics/inspectd.prom"), encoding: .utf8)
+        XCTAssertTrue(metrics.contains("inspectd_confirmed_in_fp32_total 1\n"), metrics)
+    }
 }

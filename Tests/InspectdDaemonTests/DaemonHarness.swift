@@ -12,13 +12,17 @@ struct BrightnessScorer: FrameScorer {
     var version = "test-model-1"
     var products = ["widget", "gadget"]
     var warnings: [String] = []
+    /// Stands in for int8 confirmation: a frame whose brightness lies within this of the
+    /// threshold is reported as decided in fp32.
+    var confirmationBand: Float = 0
 
     struct Unknown: Error, CustomStringConvertible { let description: String }
 
     func score(_ frame: Image, product: String, normalisedThreshold: Float) throws -> FrameScore {
         guard products.contains(product) else { throw Unknown(description: "the model does not know product '\(product)'") }
         let mean = Float(frame.pixels.reduce(0) { $0 + Int($1) }) / Float(max(1, frame.pixels.count)) / 255
-        return FrameScore(raw: mean, normalised: mean, threshold: normalisedThreshold, isAnomalous: mean > normalisedThreshold) {
+        return FrameScore(raw: mean, normalised: mean, threshold: normalisedThreshold, isAnomalous: mean > normalisedThreshold,
+                          confirmedInFloat32: abs(mean - normalisedThreshold) <= confirmationBand) {
             [("heatmap", frame.converted(to: .rgb)), ("mask", frame.converted(to: .grey))]
         }
     }

@@ -10,6 +10,7 @@ final class MetricsTests: XCTestCase {
         metrics.recordFrame(product: "bottle", verdict: .ng, latency: 3)
         for frames in [1, 8, 3] { metrics.recordBatch(frames: frames) }
         metrics.recordBatchFallback()
+        metrics.recordConfirmation()
         metrics.recordRescan()
         metrics.recordQuarantine()
         metrics.setQueue(depth: 4, capacity: 256)
@@ -33,6 +34,7 @@ final class MetricsTests: XCTestCase {
             "inspectd_scoring_batch_frames_sum 12",
             "inspectd_scoring_batch_frames_count 3",
             "inspectd_scoring_batch_fallbacks_total 1",
+            "inspectd_confirmed_in_fp32_total 1",
             "inspectd_queue_depth 4",
             "inspectd_rescans_total 1",
             "inspectd_quarantined_total 1",

@@ -48,6 +48,35 @@ struct BatchInspectionTests {
         return folder
     }
 
+    /// In int8, a frame whose score lies within the band around its threshold is scored again in
+    /// Float32 and gets Float32's scores; the others keep their int8 scores.
+    @Test func int8ScoresNearTheThresholdAreConfirmedInFloat32() throws {
+        let folder = try Self.model()
+        defer { try? FileManager.default.removeItem(at: folder.url) }
+        let frames: [(frame: Image, product: String, normalisedThreshold: Float)] =
+            (30..<36).map { (Self.frame($0), $0 % 2 == 0 ? "bottle" : "cap", 0.5) }
+        let float = try Inspector(folder: folder, backbone: installedBackbone!, precision: .fp32, confirmationBand: 0.5)
+        let reference = try float.inspect(frames)
+        #expect(reference.allSatisfy { !$0.confirmedInFloat32 }, "Float32 has nothing to confirm")
+        let alone = try Inspector(folder: folder, backbone: installedBackbone!, precision: .int8, confirmationBand: 0).inspect(frames)
+        #expect(alone.allSatisfy { !$0.confirmedInFloat32 })
+        #expect(zip(alone, reference).contains { $0.rawScore != $1.rawScore }, "int8 scores differ from Float32's")
+        // A band that holds about half the frames: those get Float32's scores and maps, the rest keep int8's.
+        let distances = alone.map { abs($0.rawScore - $0.threshold) / abs($0.threshold) }
+        let band = distances.sorted()[distances.count / 2]
+        let confirmed = try Inspector(folder: folder, backbone: installedBackbone!, precision: .int8, confirmationBand: band).inspect(frames)
+        #expect(confirmed.filter(\.confirmedInFloat32).count == distances.filter { $0 <= band }.count)
+        #expect(confirmed.contains { !$0.confirmedInFloat32 })
+        for i in frames.indices {
+            let expected = distances[i] <= band ? reference[i] : alone[i]
+            #expect(confirmed[i].confirmedInFloat32 == (distances[i] <= band))
+            #expect(abs(confirmed[i].rawScore - expected.rawScore) <= 1e-5 * abs(expected.rawScore), "frame \(i)")
+            #expect(confirmed[i].isAnomalous == expected.isAnomalous)
+            let largest = expected.map.values.map(abs).max()!
+            #expect(zip(confirmed[i].map.values, expected.map.values).allSatisfy { abs($0 - $1) <= 1e-5 * largest })
+        }
+    }
+
     @Test(arguments: Precision.allCases)
     func aBatchGivesEachFrameTheScoresItGetsAlone(precision: Precision) throws {
         let folder = try Self.model()

@@ -19,6 +19,7 @@ public final class DaemonMetrics: Sendable {
         var batchFrames = 0
         var batches = 0
         var batchFallbacks = 0
+        var confirmations = 0
         var rescans = 0
         var quarantined = 0
         var queueDepth = 0
@@ -63,6 +64,7 @@ public final class DaemonMetrics: Sendable {
     }
 
     public func recordBatchFallback() { state.withLock { $0.batchFallbacks += 1 } }
+    public func recordConfirmation() { state.withLock { $0.confirmations += 1 } }
     public func recordRescan() { state.withLock { $0.rescans += 1 } }
     public func recordQuarantine() { state.withLock { $0.quarantined += 1 } }
     public func setQueue(depth: Int, capacity: Int) { state.withLock { ($0.queueDepth, $0.queueCapacity) = (depth, capacity) } }
@@ -111,6 +113,8 @@ public final class DaemonMetrics: Sendable {
                   bounds: Self.batchBuckets.map { "\($0)" }, counts: s.batchCounts, sum: "\(s.batchFrames)", count: s.batches)
         family("scoring_batch_fallbacks_total", "counter", "Batches whose joint scoring failed, so that each of their frames was scored alone.")
         out += "inspectd_scoring_batch_fallbacks_total \(s.batchFallbacks)\n"
+        family("confirmed_in_fp32_total", "counter", "Frames whose int8 score fell within the confirmation band of their threshold, so that fp32 scored them again and decided them.")
+        out += "inspectd_confirmed_in_fp32_total \(s.confirmations)\n"
         family("queue_depth", "gauge", "Frames found and waiting to be scored.")
         out += "inspectd_queue_depth \(s.queueDepth)\n"
         family("queue_capacity", "gauge", "Capacity of the frame queue.")

@@ -184,6 +184,10 @@ struct FrameProcessor: Sendable {
             verdict.threshold = Double(score.threshold)
             verdict.normalisedThreshold = Double(request.normalisedThreshold)
             verdict.verdict = score.isAnomalous ? .ng : .ok
+            if score.confirmedInFloat32 {
+                verdict.confirmedInFp32 = true
+                metrics.recordConfirmation()
+            }
             if configuration.daemon.heatmaps {
                 let picturesStart = ContinuousClock.now
                 for (kind, picture) in score.pictures() {

@@ -37,15 +37,18 @@ public struct FrameScore: Sendable {
     /// The raw score above which the frame is NG, after the product's sensitivity setting.
     public var threshold: Float
     public var isAnomalous: Bool
+    /// An int8 score close enough to the threshold to be scored again in Float32, which decided it.
+    public var confirmedInFloat32: Bool
     /// Heatmap, overlay and mask at the frame's size; drawn only when the spool wants them.
     public var pictures: @Sendable () -> [(kind: String, image: Image)]
 
-    public init(raw: Float, normalised: Float, threshold: Float, isAnomalous: Bool,
+    public init(raw: Float, normalised: Float, threshold: Float, isAnomalous: Bool, confirmedInFloat32: Bool = false,
                 pictures: @escaping @Sendable () -> [(kind: String, image: Image)]) {
         self.raw = raw
         self.normalised = normalised
         self.threshold = threshold
         self.isAnomalous = isAnomalous
+        self.confirmedInFloat32 = confirmedInFloat32
         self.pictures = pictures
     }
 }
@@ -73,6 +76,7 @@ extension Inspector: FrameScorer {
 extension FrameScore {
     init(_ inspection: Inspection) {
         self.init(raw: inspection.rawScore, normalised: inspection.normalisedScore, threshold: inspection.threshold,
-                  isAnomalous: inspection.isAnomalous, pictures: { inspection.pictures() })
+                  isAnomalous: inspection.isAnomalous, confirmedInFloat32: inspection.confirmedInFloat32,
+                  pictures: { inspection.pictures() })
     }
 }

@@ -29,6 +29,9 @@ public struct Verdict: Codable, Sendable, Equatable {
     public var model: String?
     /// "fp32" or "int8": what the frame was scored in (absent when no model scored it).
     public var precision: String?
+    /// True when an int8 score fell within the confirmation band of the threshold and the frame
+    /// was scored again in fp32: the scores and the verdict are then fp32's. Absent otherwise.
+    public var confirmedInFp32: Bool?
     public var rawScore: Double?
     public var normalisedScore: Double?
     public var threshold: Double?
@@ -45,6 +48,7 @@ public struct Verdict: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case frame, sha256, camera, product, model, precision
+        case confirmedInFp32 = "confirmed_in_fp32"
         case rawScore = "raw_score", normalisedScore = "normalised_score"
         case threshold, normalisedThreshold = "normalised_threshold"
         case verdict, error

@@ -14,14 +14,30 @@ public final class Inspector: Sendable {
     public let version: String
     public let folder: ModelFolder
     let detector: Detector
+    /// The same model in Float32, for int8 verdicts too close to the threshold to trust; nil when
+    /// the detector scores in Float32 or the band is 0.
+    let confirmation: Detector?
+    /// An int8 frame whose raw score lies within this fraction of its threshold is scored again in
+    /// Float32, and that decides it (`Inspection.confirmedInFloat32`).
+    public let confirmationBand: Float
+
+    /// The default `confirmationBand`: int8 and Float32 scores of a frame differ by less than this
+    /// share of the threshold, so verdicts outside the band are the ones Float32 would give
+    /// (docs/RESULTS.md measures the differences and how many frames fall inside).
+    public static let defaultConfirmationBand: Float = 0.05
 
     /// Loads the model in `folder` and the backbone it was trained on, to score in `precision` (a
     /// model without int8 layers scores in fp32 and says so in `warnings`). `threads` sets the
-    /// engine's worker count (nil keeps the current setting, 0 means all cores).
-    public init(folder: ModelFolder, threads: Int? = nil, backbone: EfficientNetLite0? = nil, precision: Precision = .fp32) throws {
+    /// engine's worker count (nil keeps the current setting, 0 means all cores). In int8, frames
+    /// within `confirmationBand` of their threshold are decided in Float32 (0 turns that off).
+    public init(folder: ModelFolder, threads: Int? = nil, backbone: EfficientNetLite0? = nil, precision: Precision = .fp32,
+                confirmationBand: Float = Inspector.defaultConfirmationBand) throws {
+        precondition(confirmationBand >= 0 && confirmationBand.isFinite, "confirmation band \(confirmationBand) is not a share of the threshold")
         if let threads { Engine.setThreads(threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : threads) }
         let detector = try Detector(folder: folder, backbone: backbone ?? BackboneLocator.load(), precision: precision)
         self.detector = detector
+        self.confirmationBand = confirmationBand
+        confirmation = detector.precision == .int8 && confirmationBand > 0 ? detector.scoringInFloat32 : nil
         self.folder = folder
         manifest = detector.manifest
         version = String(try SHA256.hex(ofFile: folder.weightsURL).prefix(12))
@@ -65,12 +81,27 @@ public final class Inspector: Sendable {
             return record
         }
         let source = manifest.scoring.source
-        let analyses = try detector.analyse(frames.map(\.frame), products: frames.map(\.product), sources: [source])
+        var analyses = try detector.analyse(frames.map(\.frame), products: frames.map(\.product), sources: [source])
+        let thresholds = frames.indices.map { records[$0].calibration.raw(forNormalised: frames[$0].normalisedThreshold) }
+        // Int8 moves a score by a fraction of a percent: only a frame that close to its threshold
+        // can get another verdict than Float32 would give it, so those few are scored again.
+        var confirmed = Set<Int>()
+        if let confirmation {
+            let close = frames.indices.filter {
+                abs(analyses[$0].scores[source]! - thresholds[$0]) <= confirmationBand * abs(thresholds[$0])
+            }
+            if !close.isEmpty {
+                let again = try confirmation.analyse(close.map { frames[$0].frame }, products: close.map { frames[$0].product },
+                                                     sources: [source])
+                for (index, analysis) in zip(close, again) { analyses[index] = analysis }
+                confirmed = Set(close)
+            }
+        }
         return frames.indices.map { i in
             let (frame, calibration, raw) = (frames[i], records[i].calibration, analyses[i].scores[source]!)
             return Inspection(product: frame.product, rawScore: raw, normalisedScore: calibration.normalised(raw),
-                              threshold: calibration.raw(forNormalised: frame.normalisedThreshold),
-                              normalisedThreshold: frame.normalisedThreshold,
+                              threshold: thresholds[i], normalisedThreshold: frame.normalisedThreshold,
+                              confirmedInFloat32: confirmed.contains(i),
                               calibration: calibration, map: analyses[i].maps[source]!, frame: frame.frame)
         }
     }
@@ -84,6 +115,9 @@ public struct Inspection: Sendable {
     /// The raw score at which a frame is judged NG, after any sensitivity setting.
     public let threshold: Float
     public let normalisedThreshold: Float
+    /// Scored in int8 within the confirmation band of its threshold, then again in Float32: the
+    /// scores, map and verdict are Float32's.
+    public let confirmedInFloat32: Bool
     let calibration: Calibration
     /// The smoothed map at the model resolution that the raw score was read from (docs/MODEL.md §6,
     /// step 7), before any picture is made of it.
@@ -116,7 +150,8 @@ public final class InspectorLoader: @unchecked Sendable {
     public init() {}
 
     /// The model in `folder`, or nil when none has been trained there yet.
-    public func load(folder: ModelFolder, threads: Int?, precision: Precision = .fp32) throws -> Inspector? {
+    public func load(folder: ModelFolder, threads: Int?, precision: Precision = .fp32,
+                     confirmationBand: Float = Inspector.defaultConfirmationBand) throws -> Inspector? {
         guard folder.exists else { return nil }
         let shared = try lock.withLock {
             if let backbone { return backbone }
@@ -124,6 +159,7 @@ public final class InspectorLoader: @unchecked Sendable {
             backbone = loaded
             return loaded
         }
-        return try Inspector(folder: folder, threads: threads, backbone: shared, precision: precision)
+        return try Inspector(folder: folder, threads: threads, backbone: shared, precision: precision,
+                             confirmationBand: confirmationBand)
     }
 }
