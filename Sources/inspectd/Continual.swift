@@ -32,6 +32,9 @@ struct Continual: ParsableCommand {
     @Option(help: "Images per earlier product in the replay buffer.")
     var replayImages: Int = 16
 
+    @Flag(help: "Each product keeps the levels and threshold fitted in its own increment, and no increment reads an earlier product's images (by default an increment refits the products it already knew from their training folders).")
+    var keepLevels = false
+
     @Option(help: "The --out folder of an isolated run of the same sequence, to show each product's figure beside it.")
     var isolated: String?
 
@@ -62,7 +65,8 @@ struct Continual: ParsableCommand {
         engine.apply()
         let (backbone, record) = try loadBackbone()
         let plan = ContinualRun.Plan(mode: ContinualRun.Mode(rawValue: mode)!, sequence: products, profile: profile,
-                                     stepsPerProduct: stepsPerProduct, basis: BasisMethod(rawValue: basis)!, replayImages: replayImages)
+                                     stepsPerProduct: stepsPerProduct, basis: BasisMethod(rawValue: basis)!, replayImages: replayImages,
+                                     keepLevels: keepLevels)
         let runner = ContinualRun(data: URL(fileURLWithPath: data), out: URL(fileURLWithPath: out), plan: plan,
                                   backbone: backbone, backboneRecord: record, log: note)
         var progress: ProgressLine?

@@ -29,6 +29,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Train a product the model already knows, with more normal images of it (projected against every stored basis, its own included; its calibration is refitted).")
     var update = false
 
+    @Flag(help: "The products the model already knows keep the residual levels and threshold fitted when each was learnt, and their folders are not read. Without it they are refitted on the new weights from the folders they were learnt from (a product whose folder is gone keeps its own, with a warning).")
+    var keepLevels = false
+
     @Option(help: "How a new model computes its bases: covariance (exact streaming covariance) or isvd (incremental SVD). An existing model keeps its own.")
     var basis: String = "covariance"
 
@@ -79,7 +82,7 @@ struct Train: ParsableCommand {
         let options = Trainer.IncrementOptions(
             projection: !noProjection, update: update, basisMethod: BasisMethod(rawValue: basis)!,
             energy: EnergySchedule(base: energy, stepPerProduct: energyStep, maximum: max(energy, EnergySchedule.standard.maximum)),
-            sampleImages: basisImages)
+            sampleImages: basisImages, refitKnownProducts: !keepLevels)
         let manifest = try trainer.train(products: products.compactMap(parseProduct), profile: try chosenProfile(), steps: steps,
                                          options: options)
         note("model written to \(model): \(manifest.products.keys.sorted().joined(separator: ", "))")

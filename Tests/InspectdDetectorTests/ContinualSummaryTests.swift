@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import InspectdDetector
 
@@ -39,5 +40,18 @@ import Testing
         #expect(summary.finalMean(\.imageAUROC) == 89.5)
         #expect(summary.justAfter(\.imageAUROC) == ["a": 99, "b": 80])
         #expect(summary.finalMean(\.pixelAUROC) == nil)
+    }
+
+    /// A run's state from before `keepLevels` existed resumes as it started (refitting); a plan
+    /// that keeps levels says so in its state, and resuming it with the other setting is refused.
+    @Test func aStateWithoutKeepLevelsResumesRefitting() throws {
+        let old = #"{"mode":"projected","sequence":["a","b"],"profile":"standard","stepsPerProduct":1000,"basis":"covariance","replayImages":16}"#
+        let plan = try JSONDecoder().decode(ContinualRun.Plan.self, from: Data(old.utf8))
+        #expect(plan == ContinualRun.Plan(mode: .projected, sequence: ["a", "b"], profile: "standard", stepsPerProduct: 1000, basis: .covariance))
+        #expect(!plan.keepLevels)
+        var keeping = plan
+        keeping.keepLevels = true
+        let again = try JSONDecoder().decode(ContinualRun.Plan.self, from: JSONEncoder().encode(keeping))
+        #expect(again.keepLevels && again != plan)
     }
 }

@@ -33,14 +33,31 @@ public final class ContinualRun {
         public var basis: BasisMethod
         /// Images per earlier product kept for `replay`.
         public var replayImages: Int
+        /// Each product keeps the levels and threshold fitted in its own increment, and a later
+        /// increment reads no earlier product's images (`IncrementOptions.refitKnownProducts` off).
+        public var keepLevels: Bool
 
-        public init(mode: Mode, sequence: [String], profile: String, stepsPerProduct: Int, basis: BasisMethod, replayImages: Int = 16) {
+        public init(mode: Mode, sequence: [String], profile: String, stepsPerProduct: Int, basis: BasisMethod, replayImages: Int = 16,
+                    keepLevels: Bool = false) {
             self.mode = mode
             self.sequence = sequence
             self.profile = profile
             self.stepsPerProduct = stepsPerProduct
             self.basis = basis
             self.replayImages = replayImages
+            self.keepLevels = keepLevels
+        }
+
+        enum CodingKeys: String, CodingKey { case mode, sequence, profile, stepsPerProduct, basis, replayImages, keepLevels }
+
+        // A run started before `keepLevels` existed refitted nothing only if it predates refitting
+        // altogether; its state has no key, and it goes on as it started, refitting.
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(mode: try c.decode(Mode.self, forKey: .mode), sequence: try c.decode([String].self, forKey: .sequence),
+                      profile: try c.decode(String.self, forKey: .profile), stepsPerProduct: try c.decode(Int.self, forKey: .stepsPerProduct),
+                      basis: try c.decode(BasisMethod.self, forKey: .basis), replayImages: try c.decode(Int.self, forKey: .replayImages),
+                      keepLevels: try c.decodeIfPresent(Bool.self, forKey: .keepLevels) ?? false)
         }
     }
 
@@ -168,7 +185,8 @@ public final class ContinualRun {
         if !done {
             let trainer = Trainer(folder: folder, backbone: backbone, backboneRecord: backboneRecord, log: log)
             trainer.onStep = onStep
-            var options = Trainer.IncrementOptions(projection: plan.mode == .projected, basisMethod: plan.basis)
+            var options = Trainer.IncrementOptions(projection: plan.mode == .projected, basisMethod: plan.basis,
+                                                   refitKnownProducts: !plan.keepLevels)
             if plan.mode == .replay {
                 options.replay = try plan.sequence.prefix(index).map { try replayBuffer(for: $0) }
             }
