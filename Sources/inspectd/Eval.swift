@@ -113,9 +113,12 @@ struct Eval: ParsableCommand {
                     "\(key) \(result.fp32.percentages[key].map { "\($0)" } ?? "-") → \(result.int8.percentages[key].map { "\($0)" } ?? "-")"
                 }.joined(separator: "  ")
                 print("\(name): \(metrics)  map pearson mean \(result.report["map_pearson_mean"]!) lowest \(result.report["map_pearson_lowest"]!)  "
-                      + "same verdicts \(result.sameVerdicts)/\(result.frames)  largest score shift \(result.report["score_shift_largest"]!) % "
-                      + "of the threshold  within the band \(result.confirmedFrames), same verdicts with them confirmed "
-                      + "\(result.sameVerdictsConfirmed)/\(result.frames)  (\(String(format: "%.1f", result.fp32.seconds)) s)")
+                      + "same verdicts \(result.sameVerdicts)/\(result.frames)  largest score shift \(result.report["score_shift_largest"]!) %  "
+                      + "confirmed in fp32 (band: frames, same verdicts) "
+                      + Set(PrecisionAgreement.Result.reportedBands + [confirmBand]).sorted().map { band in
+                          let (frames, same) = result.confirmation(band: band)
+                          return "\(band): \(frames), \(same)/\(result.frames)"
+                      }.joined(separator: "; ") + "  (\(String(format: "%.1f", result.fp32.seconds)) s)")
             }
         }
         let means = ["fp32": Evaluator.mean(Array(fp32.values)), "int8": Evaluator.mean(Array(int8.values))]

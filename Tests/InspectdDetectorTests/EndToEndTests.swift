@@ -121,6 +121,12 @@ struct EndToEndTests {
         #expect(agreement.frames == 8 && agreement.sameVerdicts >= 7)
         #expect(agreement.meanMapPearson >= 0.99 && agreement.lowestMapPearson <= agreement.meanMapPearson)
         #expect(abs(agreement.int8.imageAUROC! - float.imageAUROC!) <= 0.2)
+        // Confirmation: no band leaves int8's verdicts; a band wider than every frame's distance
+        // to the threshold sends them all to Float32, whose verdicts they then are.
+        #expect(agreement.scores.count == 8 && agreement.confirmation(band: 0).sameVerdicts == agreement.sameVerdicts)
+        let widest = agreement.scores.map { abs($0.int8 - agreement.threshold) / agreement.threshold }.max()!
+        #expect(agreement.confirmation(band: widest) == (8, 8))
+        #expect(agreement.largestScoreShift > 0 && agreement.largestScoreShift < 0.2)
     }
 
     /// `inspectd calibrate`: new scoring settings and fresh levels and thresholds, same weights;

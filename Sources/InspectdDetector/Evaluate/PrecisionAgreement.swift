@@ -7,6 +7,8 @@ import InspectdMetrics
 /// threshold confirmed in Float32 as `Inspector` does.
 public struct PrecisionAgreement {
     public struct Result: Sendable {
+        /// The confirmation band the run was asked about.
+        public var band: Float
         public var fp32: Evaluator.Result
         public var int8: Evaluator.Result
         /// Pearson correlation of a frame's int8 and Float32 maps (the smoothed maps at the model
@@ -15,12 +17,27 @@ public struct PrecisionAgreement {
         public var lowestMapPearson: Double
         public var sameVerdicts: Int
         public var frames: Int
-        /// The largest |int8 score − Float32 score| over the set, as a share of the threshold.
-        public var largestScoreShift: Double
-        /// Frames whose int8 score lies within the confirmation band of the threshold.
-        public var confirmedFrames: Int
-        /// Frames whose verdict, with those confirmed in Float32, is Float32's.
-        public var sameVerdictsConfirmed: Int
+        /// Each frame's image score in Float32 and in int8, and the threshold they are judged by.
+        public var scores: [(fp32: Float, int8: Float)]
+        public var threshold: Float
+
+        /// The largest |int8 score − Float32 score| over the set, as a share of the frame's Float32 score.
+        public var largestScoreShift: Double {
+            scores.map { Double(abs($0.int8 - $0.fp32) / max(abs($0.fp32), .leastNormalMagnitude)) }.max() ?? 0
+        }
+
+        /// With int8 scores within `band` of the threshold confirmed in Float32 (as `Inspector`
+        /// does): how many frames that is, and how many verdicts are then Float32's.
+        public func confirmation(band: Float) -> (frames: Int, sameVerdicts: Int) {
+            let close = scores.filter { abs($0.int8 - threshold) <= band * abs(threshold) }.count
+            let sameOutside = scores.filter {
+                abs($0.int8 - threshold) > band * abs(threshold) && ($0.int8 > threshold) == ($0.fp32 > threshold)
+            }.count
+            return (close, close + sameOutside)
+        }
+
+        /// The bands `report` shows beside the chosen one.
+        public static let reportedBands: [Float] = [0.01, 0.02, 0.03, 0.05, 0.1]
 
         /// What `inspectd eval --precision-agreement --json` prints for the set.
         public var report: [String: Any] {
@@ -29,7 +46,10 @@ public struct PrecisionAgreement {
             return ["fp32": fp32.percentages, "int8": int8.percentages, "frames": frames,
                     "map_pearson_mean": rounded(meanMapPearson, 1e5), "map_pearson_lowest": rounded(lowestMapPearson, 1e5),
                     "same_verdicts": share(sameVerdicts), "score_shift_largest": rounded(largestScoreShift * 100, 1e3),
-                    "confirmed_frames": share(confirmedFrames), "same_verdicts_confirmed": share(sameVerdictsConfirmed)]
+                    "confirmation": Set(Self.reportedBands + [band]).sorted().map { band -> [String: Any] in
+                        let (confirmed, same) = confirmation(band: band)
+                        return ["band": Double(band), "frames": confirmed, "same_verdicts": share(same)]
+                    }]
         }
     }
 
@@ -63,8 +83,8 @@ public struct PrecisionAgreement {
         let started = Date()
         var tallies = (fp32: Evaluator.Tally(), int8: Evaluator.Tally())
         var pearsons: [Double] = []
-        var sameVerdicts = 0, confirmed = 0, sameConfirmed = 0
-        var largestShift = 0.0
+        var sameVerdicts = 0
+        var scores: [(fp32: Float, int8: Float)] = []
         try Evaluator.batches(of: set, size: batchSize, side: detector.manifest.resolution) { frames, masks in
             let wide = try float.analyse(frames, product: product, sources: [source], settings: settings)
             let narrow = try detector.analyse(frames, product: product, sources: [source], settings: settings)
@@ -74,22 +94,15 @@ public struct PrecisionAgreement {
                 tallies.int8.add(b.maps[source]!, score: b.scores[source]!, mask: masks[index], in: set)
                 pearsons.append(Self.pearson(a.maps[source]!.values, b.maps[source]!.values))
                 let (wideScore, narrowScore) = (a.scores[source]!, b.scores[source]!)
-                let same = (wideScore > threshold) == (narrowScore > threshold)
-                if same { sameVerdicts += 1 }
-                largestShift = max(largestShift, Double(abs(narrowScore - wideScore) / abs(threshold)))
-                if abs(narrowScore - threshold) <= confirmationBand * abs(threshold) {
-                    confirmed += 1
-                    sameConfirmed += 1
-                } else if same {
-                    sameConfirmed += 1
-                }
+                if (wideScore > threshold) == (narrowScore > threshold) { sameVerdicts += 1 }
+                scores.append((wideScore, narrowScore))
             }
         }
         let seconds = Date().timeIntervalSince(started)
-        return Result(fp32: tallies.fp32.result(of: set, seconds: seconds), int8: tallies.int8.result(of: set, seconds: seconds),
+        return Result(band: confirmationBand, fp32: tallies.fp32.result(of: set, seconds: seconds), int8: tallies.int8.result(of: set, seconds: seconds),
                       meanMapPearson: pearsons.reduce(0, +) / Double(max(pearsons.count, 1)),
                       lowestMapPearson: pearsons.min() ?? .nan, sameVerdicts: sameVerdicts, frames: pearsons.count,
-                      largestScoreShift: largestShift, confirmedFrames: confirmed, sameVerdictsConfirmed: sameConfirmed)
+                      scores: scores, threshold: threshold)
     }
 
     /// Pearson's r of two equally long series, in Double; 1 when both are constant and equal,
