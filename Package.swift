@@ -26,6 +26,9 @@ let package = Package(
 
         // Crash-safe file writing, shared by checkpoints, model folders and the spool.
         .target(name: "InspectdFiles"),
+        // Versioned model folders: publishing, the atomically swapped `current` link, activation
+        // history, rollback, retention, the store's lock. Folders and files only, no model.
+        .target(name: "InspectdModelStore", dependencies: ["InspectdFiles"]),
         // Kernels that want AVX-512/AVX2 (softmax rows, SiLU and GELU cloned per instruction set and
         // picked at load time; the direct 3x3 convolution, checked at run time), the int8 products
         // with their four instruction-set paths (AVX-512 VNNI, AVX-VNNI, AVX2, portable C) and their
@@ -76,6 +79,7 @@ let package = Package(
         .target(name: "InspectdTesting", dependencies: ["InspectdTensor"]),
 
         .testTarget(name: "InspectdFilesTests", dependencies: ["InspectdFiles"]),
+        .testTarget(name: "InspectdModelStoreTests", dependencies: ["InspectdModelStore"]),
         .testTarget(name: "InspectdTensorTests", dependencies: ["InspectdTensor", "CInspectdKernels", "InspectdTesting"]),
         .testTarget(name: "InspectdImageTests", dependencies: ["InspectdImage", "InspectdTesting"]),
         .testTarget(name: "InspectdModelTests", dependencies: ["InspectdModel", "InspectdImage", "InspectdDetector", "InspectdTesting"],
