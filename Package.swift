@@ -69,6 +69,7 @@ let package = Package(
             name: "inspectd",
             dependencies: [
                 "InspectdTensor", "InspectdModel", "InspectdDetector", "InspectdDaemon", "InspectdConfig", "InspectdSystemd", "InspectdWatch",
+                "InspectdModelStore", "InspectdFiles",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -110,6 +110,28 @@ public struct ModelStore: Sendable {
         return Version(record: record, folder: folder)
     }
 
+    /// Publishes a copy of `folder`'s regular files (not its subfolders, links or hidden files: a
+    /// training checkpoint is not part of a model) as the next version. Each file is written
+    /// durably in a staging folder first, so a crash leaves no partial version; `folder` is not
+    /// changed. The caller holds the lock.
+    @discardableResult
+    public func publishCopy(of folder: URL, products: [String], parent: String?, origin: String,
+                            figures: [String: Double] = [:], now: Date = Date()) throws -> Version {
+        let staged = try stage()
+        do {
+            for name in try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() where !name.hasPrefix(".") {
+                let file = folder.appendingPathComponent(name)
+                let kind = try FileManager.default.attributesOfItem(atPath: file.path)[.type] as? FileAttributeType
+                guard kind == .typeRegular else { continue }
+                try AtomicFile.write(try Data(contentsOf: file), to: staged.appendingPathComponent(name))
+            }
+            return try publish(staged, products: products, parent: parent, origin: origin, figures: figures, now: now)
+        } catch {
+            try? FileManager.default.removeItem(at: staged)
+            throw error
+        }
+    }
+
     /// Makes `name` the active version: a new link renamed over `current`, so a reader sees the old
     /// version or the new one, never neither; the activation joins the history.
     public func activate(_ name: String, now: Date = Date()) throws {

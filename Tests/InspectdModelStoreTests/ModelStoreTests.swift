@@ -110,4 +110,26 @@ private func weights(_ version: ModelStore.Version) throws -> String {
         let again = try store.lock(purpose: "activating v0002")
         _ = again
     }
+
+    @Test func aCopiedFolderKeepsItsFilesAndLeavesTheRest() throws {
+        let store = temporaryStore()
+        let source = FileManager.default.temporaryDirectory.appendingPathComponent("model-\(UUID().uuidString)")
+        defer { for url in [store.root, source] { try? FileManager.default.removeItem(at: url) } }
+        try FileManager.default.createDirectory(at: source.appendingPathComponent("checkpoint"), withIntermediateDirectories: true)
+        try Data("weights".utf8).write(to: source.appendingPathComponent("weights.safetensors"))
+        try Data("{}".utf8).write(to: source.appendingPathComponent("manifest.json"))
+        try Data("state".utf8).write(to: source.appendingPathComponent("checkpoint/state.bin"))
+        try Data("tmp".utf8).write(to: source.appendingPathComponent(".manifest.json.123.tmp"))
+        #expect(symlink("/etc/passwd", source.appendingPathComponent("link").path) == 0)
+        let version = try store.publishCopy(of: source, products: ["b", "a"], parent: nil, origin: "imported")
+        #expect(version.record.products == ["a", "b"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: version.folder.path).sorted()
+                == ["manifest.json", "version.json", "weights.safetensors"])
+        #expect(try String(contentsOf: version.folder.appendingPathComponent("weights.safetensors"), encoding: .utf8) == "weights")
+        #expect(FileManager.default.fileExists(atPath: source.appendingPathComponent("weights.safetensors").path), "the source stays")
+        // A folder that cannot be read publishes nothing and leaves nothing staged.
+        #expect(throws: (any Error).self) { try store.publishCopy(of: source.appendingPathComponent("missing"), products: [], parent: nil, origin: "x") }
+        #expect(try store.versions().count == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.root.path).filter { $0.hasPrefix(".staging") }.isEmpty)
+    }
 }
