@@ -25,7 +25,9 @@ struct Run: AsyncParsableCommand {
         let logger = Logger(label: "inspectd")
         let loader = InspectorLoader()
         let daemon = try InspectionDaemon(configFile: config, logger: logger) { configuration in
-            try loader.load(folder: ModelFolder(URL(fileURLWithPath: configuration.daemon.modelDirectory)),
+            // Resolved first: a store's `current` may be swapped during the load, and every file must
+            // come from the one version it pointed at.
+            try loader.load(folder: ModelFolder(URL(fileURLWithPath: configuration.daemon.modelDirectory).resolvingSymlinksInPath()),
                             threads: configuration.daemon.threads,
                             precision: InspectdDetector.Precision(rawValue: configuration.daemon.precision.rawValue) ?? .fp32,
                             confirmationBand: configuration.daemon.int8ConfirmBand.map(Float.init) ?? Inspector.defaultConfirmationBand)

@@ -72,8 +72,13 @@ final class DaemonHarness: @unchecked Sendable {
 
     func start(scorer: FrameScorer? = BrightnessScorer(), environment: [String: String] = [:],
                logger: Logger = DaemonHarness.quietLogger) async throws {
+        try await start(loader: { _ in scorer }, environment: environment, logger: logger)
+    }
+
+    func start(loader: @escaping InspectionDaemon.ScorerLoader, environment: [String: String] = [:],
+               logger: Logger = DaemonHarness.quietLogger) async throws {
         let daemon = try InspectionDaemon(configFile: configFile.path, notifier: ServiceNotifier(environment: environment),
-                                          logger: logger) { _ in scorer }
+                                          logger: logger, loadScorer: loader)
         let group = ServiceGroup(configuration: .init(services: [.init(service: daemon)], logger: logger))
         self.daemon = daemon
         self.group = group

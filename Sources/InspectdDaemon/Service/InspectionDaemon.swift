@@ -40,6 +40,9 @@ public actor InspectionDaemon: Service {
     /// When the batch being scored started; nil while the loop waits for work.
     var busySince: ContinuousClock.Instant?
     var reportedNoModel = false
+    /// The model on disk when it was last loaded (or failed to load), and whether a load is running.
+    var loadedIdentity: ModelIdentity?
+    var loadingModel = false
 
     /// Reads the configuration and the frame index; nothing runs until `run()`.
     public init(configFile: String, dropInDirectory: String? = nil, notifier: ServiceNotifier = ServiceNotifier(),
@@ -166,20 +169,50 @@ public actor InspectionDaemon: Service {
 
     // MARK: - Model
 
+    /// Loads the model now, on the daemon's own time: at start and on SIGHUP.
     func loadModel() {
+        let identity = ModelIdentity(modelDirectory: configuration.daemon.modelDirectory)
+        install(Result { try loadScorer(configuration) }, identity: identity)
+    }
+
+    /// At every tick: when the model on disk changed (a new version activated in the store, a
+    /// model trained in place, a first model), it is loaded beside the one in use, off the
+    /// daemon's executor, and swapped in when ready. Frames keep being scored by the old model
+    /// meanwhile, and a batch is scored by the model it started with, so the switch falls
+    /// between two batches and no frame sees a half-loaded model.
+    func checkModelOnDisk() {
+        guard !loadingModel, !shuttingDown else { return }
+        let identity = ModelIdentity(modelDirectory: configuration.daemon.modelDirectory)
+        guard identity != loadedIdentity, identity != nil || scorer == nil else { return }
+        loadingModel = true
+        let configuration = configuration, loadScorer = loadScorer
+        Task.detached(priority: .utility) {
+            let result = Result { try loadScorer(configuration) }
+            await self.finishLoading(result, identity: identity)
+        }
+    }
+
+    func finishLoading(_ result: Result<FrameScorer?, any Error>, identity: ModelIdentity?) {
+        loadingModel = false
+        install(result, identity: identity)
+    }
+
+    /// Puts a loaded model in use when it is another one than the model in use; a failure is said
+    /// once per state of the disk (the old model, if any, goes on scoring).
+    func install(_ result: Result<FrameScorer?, any Error>, identity: ModelIdentity?) {
+        loadedIdentity = identity
         do {
-            let loaded = try loadScorer(configuration)
-            if let loaded, loaded.version != scorer?.version {
-                logger.notice("model \(loaded.version) loaded from \(configuration.daemon.modelDirectory): products \(loaded.products.joined(separator: ", ")), scoring in \(loaded.precision.rawValue)",
-                              metadata: ["MESSAGE_ID": "\(JournalMessageID.modelLoaded.id)", JournalField.model: "\(loaded.version)"])
-                for warning in loaded.warnings {
-                    logger.warning("model \(loaded.version): \(warning)", metadata: [JournalField.model: "\(loaded.version)"])
-                }
-                reportedNoModel = false
-                scorer = loaded
-                metrics.setModel(loaded.version, precision: loaded.precision.rawValue)
-                watcher?.rescan()
+            guard let loaded = try result.get(), loaded.version != scorer?.version else { return }
+            let replacing = scorer.map { " (replacing \($0.version))" } ?? ""
+            logger.notice("model \(loaded.version) loaded from \(configuration.daemon.modelDirectory)\(replacing): products \(loaded.products.joined(separator: ", ")), scoring in \(loaded.precision.rawValue)",
+                          metadata: ["MESSAGE_ID": "\(JournalMessageID.modelLoaded.id)", JournalField.model: "\(loaded.version)"])
+            for warning in loaded.warnings {
+                logger.warning("model \(loaded.version): \(warning)", metadata: [JournalField.model: "\(loaded.version)"])
             }
+            reportedNoModel = false
+            scorer = loaded
+            metrics.setModel(loaded.version, precision: loaded.precision.rawValue)
+            watcher?.rescan()
         } catch {
             logger.error("cannot load the model in \(configuration.daemon.modelDirectory): \(error)")
         }
@@ -190,7 +223,6 @@ public actor InspectionDaemon: Service {
     func tickLoop() async {
         let watchdog = notifier.watchdogInterval
         let interval = min(configuration.daemon.statusInterval, watchdog.map { $0 / 2 } ?? .seconds(3600))
-        var sinceModelCheck = Duration.zero
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
             metrics.setQueue(depth: queue.depth, capacity: queue.capacity)
@@ -201,11 +233,7 @@ public actor InspectionDaemon: Service {
             // Progress, not liveness: a scoring loop stuck on one batch for the whole watchdog
             // period stops the pings, and systemd restarts the daemon.
             if let watchdog, busySince.map({ ContinuousClock.now - $0 < watchdog }) ?? true { notify { try $0.watchdog() } }
-            sinceModelCheck += interval
-            if scorer == nil && sinceModelCheck >= .seconds(10) {
-                sinceModelCheck = .zero
-                loadModel()
-            }
+            checkModelOnDisk()
         }
     }
 
