@@ -56,6 +56,9 @@ let package = Package(
         .target(name: "InspectdWatch", dependencies: ["InspectdFiles"]),
         // The daemon's TOML configuration: parser, model, validation. Foundation only.
         .target(name: "InspectdConfig"),
+        // Product intake: operators' new-product folders checked, queued (images copied) or
+        // rejected with every reason, and the queue's records.
+        .target(name: "InspectdProducts", dependencies: ["InspectdConfig", "InspectdImage", "InspectdFiles"]),
         // The service: configuration, watching, scoring loop, spool, journal, systemd, metrics.
         // It asks the detector for verdicts and pictures and never sees a tensor.
         .target(name: "InspectdDaemon", dependencies: [
@@ -69,7 +72,7 @@ let package = Package(
             name: "inspectd",
             dependencies: [
                 "InspectdTensor", "InspectdModel", "InspectdDetector", "InspectdDaemon", "InspectdConfig", "InspectdSystemd", "InspectdWatch",
-                "InspectdModelStore", "InspectdFiles",
+                "InspectdModelStore", "InspectdProducts", "InspectdFiles",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -91,6 +94,7 @@ let package = Package(
         .testTarget(name: "InspectdSystemdTests", dependencies: ["InspectdSystemd", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "InspectdWatchTests", dependencies: ["InspectdWatch", "InspectdFiles"]),
         .testTarget(name: "InspectdConfigTests", dependencies: ["InspectdConfig"]),
+        .testTarget(name: "InspectdProductsTests", dependencies: ["InspectdProducts", "InspectdConfig", "InspectdImage"]),
         .testTarget(name: "InspectdDaemonTests", dependencies: [
             "InspectdDaemon", "InspectdConfig", "InspectdSystemd", "InspectdWatch", "InspectdImage",
             .product(name: "Logging", package: "swift-log"),

@@ -393,7 +393,7 @@ private struct Path: Equatable {
 }
 
 /// Typed reads of values in one file; every failure names the file, key, line and expectation.
-private struct Reader {
+struct Reader {
     let file: String
 
     static func oneOf(_ words: [String]) -> String {
@@ -465,8 +465,7 @@ private struct Reader {
 
     /// Names become folder and file names and metric labels, so they are kept to a safe alphabet.
     func checkName(_ name: String, value: TOMLValue, key: String, of what: String) throws {
-        let allowed = name.unicodeScalars.allSatisfy { Self.isLetterOrDigit($0) || "_.-".unicodeScalars.contains($0) }
-        guard !name.isEmpty, allowed, name != ".", name != ".." else {
+        guard Configuration.isValidName(name) else {
             throw failure(value, key: key, expected: Self.nameRule(what), found: TOML.quoted(name))
         }
     }
