@@ -62,7 +62,7 @@ let package = Package(
         // The service: configuration, watching, scoring loop, spool, journal, systemd, metrics.
         // It asks the detector for verdicts and pictures and never sees a tensor.
         .target(name: "InspectdDaemon", dependencies: [
-            "InspectdConfig", "InspectdWatch", "InspectdSystemd", "InspectdDetector", "InspectdImage", "InspectdFiles",
+            "InspectdConfig", "InspectdWatch", "InspectdSystemd", "InspectdDetector", "InspectdImage", "InspectdFiles", "InspectdProducts",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "InspectdConfigTests", dependencies: ["InspectdConfig"]),
         .testTarget(name: "InspectdProductsTests", dependencies: ["InspectdProducts", "InspectdConfig", "InspectdImage"]),
         .testTarget(name: "InspectdDaemonTests", dependencies: [
-            "InspectdDaemon", "InspectdConfig", "InspectdSystemd", "InspectdWatch", "InspectdImage",
+            "InspectdDaemon", "InspectdConfig", "InspectdDetector", "InspectdSystemd", "InspectdWatch", "InspectdImage",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -50,9 +50,9 @@ public struct DaemonSettings: Sendable, Equatable {
     /// `precision`.
     public var precision: Precision
     /// `int8_confirm_band`: with int8, a frame whose raw score lies within this share of its
-    /// threshold is scored again in fp32, which decides it (0 turns it off); nil: the detector's
-    /// default.
-    public var int8ConfirmBand: Double?
+    /// threshold is scored again in fp32, which decides it (0 turns it off). The default is the
+    /// detector's `Inspector.defaultConfirmationBand` (a daemon test checks that they agree).
+    public var int8ConfirmBand: Double
     /// `queue_capacity`: frames waiting to be scored before new ones are held back.
     public var queueCapacity: Int
     /// `batch_max`: the most frames scored in one call, taken from those already waiting when
@@ -78,6 +78,7 @@ public struct DaemonSettings: Sendable, Equatable {
         metricsFile = stateDirectory + "/metrics/inspectd.prom"
         threads = 0
         precision = .int8
+        int8ConfirmBand = 0.05
         queueCapacity = 256
         batchMax = 8
         heatmaps = true
@@ -111,12 +112,15 @@ public struct TrainingWindowSettings: Sendable, Equatable {
     public var window: DailyWindow
     /// `profile`: one of `TrainingWindowSettings.profiles`.
     public var profile: String
+    /// `minimum_images`: decodable images a new product's folder needs to be queued.
+    public var minimumImages: Int
 
     public static let profiles = ["quick", "standard"]
 
-    public init(window: DailyWindow = .between(start: 22 * 60, end: 6 * 60), profile: String = "standard") {
+    public init(window: DailyWindow = .between(start: 22 * 60, end: 6 * 60), profile: String = "standard", minimumImages: Int = 20) {
         self.window = window
         self.profile = profile
+        self.minimumImages = minimumImages
     }
 }
 

@@ -175,7 +175,8 @@ private struct Builder {
                 guard let window = DailyWindow(parsing: text) else { throw reader.failure(value, key: key, expected: expected) }
                 training.window = window
             case "profile": training.profile = try reader.choice(value, key: key, TrainingWindowSettings.profiles)
-            default: throw reader.unknownKey(value, key: key, expected: Reader.oneOf(["window", "profile"]))
+            case "minimum_images": training.minimumImages = try reader.integer(value, key: key, in: 1...1_000_000)
+            default: throw reader.unknownKey(value, key: key, expected: Reader.oneOf(["window", "profile", "minimum_images"]))
             }
         }
     }

@@ -24,6 +24,8 @@ public enum JournalMessageID: String, CaseIterable, Sendable {
     case daemonStopping = "c657e985db2546a69f54b75de7d76324"
     /// A new product's images were queued for training.
     case productQueued = "3947208097bc41acaa07d5bc32fad272"
+    /// A new product's folder was rejected; REJECTED.txt in it gives every reason.
+    case productRejected = "bc8b9e321989489dbac0750226ed5eb0"
     /// Training of an increment began.
     case trainingStarted = "040f86430a5246d381bdd3c42adbbc5a"
     /// Training of an increment finished and produced a candidate model.

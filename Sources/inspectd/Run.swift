@@ -30,7 +30,7 @@ struct Run: AsyncParsableCommand {
             try loader.load(folder: ModelFolder(URL(fileURLWithPath: configuration.daemon.modelDirectory).resolvingSymlinksInPath()),
                             threads: configuration.daemon.threads,
                             precision: InspectdDetector.Precision(rawValue: configuration.daemon.precision.rawValue) ?? .fp32,
-                            confirmationBand: configuration.daemon.int8ConfirmBand.map(Float.init) ?? Inspector.defaultConfirmationBand)
+                            confirmationBand: Float(configuration.daemon.int8ConfirmBand))
         }
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -171,7 +171,7 @@ import Testing
         var uncommented: [String] = []
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             let setting = line.dropFirst()
-            let isSetting = line.hasPrefix("#") && (setting.hasPrefix("[") || setting.range(of: #"^[a-z_]+ = "#, options: .regularExpression) != nil)
+            let isSetting = line.hasPrefix("#") && (setting.hasPrefix("[") || setting.range(of: #"^[a-z0-9_]+ = "#, options: .regularExpression) != nil)
             if isSetting, !setting.hasPrefix("product_from"), !setting.hasPrefix("archive_dir") {
                 uncommented.append(String(setting))
             } else {
@@ -187,7 +187,7 @@ import Testing
             products: ["bottle": ProductSettings(threshold: 0.5)],
             files: [main]))
         // Make sure the rewrite did uncomment the settings, not only the example camera.
-        #expect(uncommented.filter { $0.contains(" = ") && !$0.hasPrefix("#") }.count == 26)
+        #expect(uncommented.filter { $0.contains(" = ") && !$0.hasPrefix("#") }.count == 28)
     }
 
     @Test func localFileLoads() throws {

@@ -32,6 +32,7 @@ import Testing
         [training]
         window = "01:30-05:00"
         profile = "quick"
+        minimum_images = 50
 
         [products.bottle]
         threshold = 0.35
@@ -71,7 +72,7 @@ import Testing
         #expect(configuration == Configuration(
             daemon: daemon,
             retention: RetentionSettings(maxBytes: 1_048_576, maxAge: .seconds(43200), interval: .milliseconds(250)),
-            training: TrainingWindowSettings(window: .between(start: 90, end: 300), profile: "quick"),
+            training: TrainingWindowSettings(window: .between(start: 90, end: 300), profile: "quick", minimumImages: 50),
             cameras: [
                 Camera(name: "top.1", folder: "/srv/top", product: .subfolder, recursive: false, pollInterval: .seconds(5),
                        after: .archive(directory: "/srv/archive/top"), extensions: ["png", "tif"]),
@@ -93,7 +94,7 @@ import Testing
         #expect(daemon.quarantineDirectory == "/var/lib/inspectd/quarantine")
         #expect(daemon.modelDirectory == "/var/lib/inspectd/model")
         #expect(daemon.metricsFile == "/var/lib/inspectd/metrics/inspectd.prom")
-        #expect(daemon.int8ConfirmBand == nil)
+        #expect(daemon.int8ConfirmBand == 0.05)
         #expect(daemon.threads == 0 && daemon.precision == .int8 && daemon.queueCapacity == 256 && daemon.batchMax == 8 && daemon.heatmaps)
         #expect(daemon.statusInterval == .seconds(5) && daemon.logLevel == "info")
         #expect(configuration.retention == RetentionSettings(maxBytes: 10 * 1024 * 1024 * 1024, maxAge: .seconds(30 * 86400),
@@ -130,7 +131,8 @@ import Testing
         #expect(decodeError("[daemon]\nthread = 2")
             == "main.toml:2: daemon.thread: expected one of state_dir, spool_dir, products_dir, quarantine_dir, model_dir, metrics_file, threads, precision, int8_confirm_band, queue_capacity, batch_max, heatmaps, status_interval, log_level, got an unknown key")
         #expect(decodeError("[retention]\nmax_size = 1") == "main.toml:2: retention.max_size: expected one of max_bytes, max_age, interval, got an unknown key")
-        #expect(decodeError("[training]\nsteps = 1") == "main.toml:2: training.steps: expected one of window, profile, got an unknown key")
+        #expect(decodeError("[training]\nsteps = 1") == "main.toml:2: training.steps: expected one of window, profile, minimum_images, got an unknown key")
+        #expect(decodeError("[training]\nminimum_images = 0") == "main.toml:2: training.minimum_images: expected an integer from 1 to 1000000, got 0")
         #expect(decodeError("[products.bottle]\nthreshhold = 0.3") == "main.toml:2: products.bottle.threshhold: expected one of threshold, got an unknown key")
         #expect(decodeError(Self.camera + "[[camera]]\nfolder = \"/x\"\nprodcut = \"p\"")
             == "main.toml:7: camera[1].prodcut: expected one of name, folder, product, product_from, recursive, poll_interval, after, archive_dir, extensions, got an unknown key")

@@ -40,7 +40,7 @@ final class DaemonHarness: @unchecked Sendable {
     var runTask: Task<Void, Error>?
     var daemon: InspectionDaemon?
 
-    init(cameraExtra: String = "", daemonExtra: String = "") throws {
+    init(cameraExtra: String = "", daemonExtra: String = "", trainingExtra: String = "") throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("daemon-\(UUID().uuidString)")
         self.cameraExtra = cameraExtra
         try FileManager.default.createDirectory(at: root.appendingPathComponent("etc"), withIntermediateDirectories: true)
@@ -51,6 +51,9 @@ final class DaemonHarness: @unchecked Sendable {
         spool_dir = "\(root.path)/spool"
         status_interval = "200ms"
         \(daemonExtra)
+
+        [training]
+        \(trainingExtra)
 
         [[camera]]
         name = "cam1"

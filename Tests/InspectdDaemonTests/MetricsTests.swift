@@ -1,4 +1,6 @@
 import Foundation
+import InspectdConfig
+import InspectdDetector
 import XCTest
 @testable import InspectdDaemon
 
@@ -52,5 +54,13 @@ final class MetricsTests: XCTestCase {
             }
             XCTAssertTrue(families.contains(Substring(family)), "no TYPE for \(line)")
         }
+    }
+}
+
+/// The configuration cannot see the detector, so its default confirmation band is written out
+/// again there; this keeps the two equal.
+final class ConfirmationDefaultTests: XCTestCase {
+    func testTheConfigurationsDefaultBandIsTheDetectors() {
+        XCTAssertEqual(Float(DaemonSettings().int8ConfirmBand), Inspector.defaultConfirmationBand)
     }
 }

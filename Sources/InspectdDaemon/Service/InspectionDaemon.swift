@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import InspectdConfig
 import InspectdFiles
+import InspectdProducts
 import InspectdSystemd
 import InspectdWatch
 import Logging
@@ -43,6 +44,7 @@ public actor InspectionDaemon: Service {
     /// The model on disk when it was last loaded (or failed to load), and whether a load is running.
     var loadedIdentity: ModelIdentity?
     var loadingModel = false
+    var scanningProducts = false
 
     /// Reads the configuration and the frame index; nothing runs until `run()`.
     public init(configFile: String, dropInDirectory: String? = nil, notifier: ServiceNotifier = ServiceNotifier(),
@@ -204,8 +206,9 @@ public actor InspectionDaemon: Service {
         do {
             guard let loaded = try result.get(), loaded.version != scorer?.version else { return }
             let replacing = scorer.map { " (replacing \($0.version))" } ?? ""
+            let event = scorer == nil ? JournalMessageID.modelLoaded : .modelSwapped
             logger.notice("model \(loaded.version) loaded from \(configuration.daemon.modelDirectory)\(replacing): products \(loaded.products.joined(separator: ", ")), scoring in \(loaded.precision.rawValue)",
-                          metadata: ["MESSAGE_ID": "\(JournalMessageID.modelLoaded.id)", JournalField.model: "\(loaded.version)"])
+                          metadata: ["MESSAGE_ID": "\(event.id)", JournalField.model: "\(loaded.version)"])
             for warning in loaded.warnings {
                 logger.warning("model \(loaded.version): \(warning)", metadata: [JournalField.model: "\(loaded.version)"])
             }
@@ -215,6 +218,45 @@ public actor InspectionDaemon: Service {
             watcher?.rescan()
         } catch {
             logger.error("cannot load the model in \(configuration.daemon.modelDirectory): \(error)")
+        }
+    }
+
+    // MARK: - Product intake
+
+    /// At every tick: new-product folders that are ready are checked off the daemon's executor
+    /// (decoding their images takes a while), and each outcome goes to the journal.
+    func scanProducts() {
+        guard !scanningProducts, !shuttingDown else { return }
+        scanningProducts = true
+        var rules = ProductIntake.Rules()
+        rules.minimumImages = configuration.training.minimumImages
+        let intake = ProductIntake(productsDirectory: URL(fileURLWithPath: configuration.daemon.productsDirectory),
+                                   queue: ProductQueue(stateDirectory: configuration.daemon.stateDirectory), rules: rules)
+        let known = Set(scorer?.products ?? [])
+        Task.detached(priority: .utility) {
+            let result = Result { try intake.scan(known: known) }
+            await self.reportIntake(result)
+        }
+    }
+
+    func reportIntake(_ result: Result<(outcomes: [ProductIntake.Outcome], failures: [ProductFailure]), any Error>) {
+        scanningProducts = false
+        do {
+            let (outcomes, failures) = try result.get()
+            for outcome in outcomes {
+                switch outcome {
+                case .queued(let record):
+                    logger.notice("product \(record.name) (\(record.displayName)) queued for training: \(record.images) images, labelled by \(record.labelledBy)",
+                                  metadata: ["MESSAGE_ID": "\(JournalMessageID.productQueued.id)", JournalField.product: "\(record.name)"])
+                case .rejected(let name, let reasons):
+                    logger.warning("product folder \(name) rejected: \(reasons.joined(separator: "; "))",
+                                   metadata: ["MESSAGE_ID": "\(JournalMessageID.productRejected.id)", JournalField.product: "\(name)",
+                                              JournalField.reason: "\(reasons.joined(separator: "; "))"])
+                }
+            }
+            for failure in failures { logger.error("product intake: \(failure)") }
+        } catch {
+            logger.error("cannot read the products folder \(configuration.daemon.productsDirectory): \(error)")
         }
     }
 
@@ -234,6 +276,7 @@ public actor InspectionDaemon: Service {
             // period stops the pings, and systemd restarts the daemon.
             if let watchdog, busySince.map({ ContinuousClock.now - $0 < watchdog }) ?? true { notify { try $0.watchdog() } }
             checkModelOnDisk()
+            scanProducts()
         }
     }
 
