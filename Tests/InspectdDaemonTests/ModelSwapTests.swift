@@ -17,12 +17,12 @@ final class ModelSwapTests: XCTestCase {
         let harness = try DaemonHarness(daemonExtra: "model_dir = \"\(current.path)\"")
         defer { harness.cleanUp() }
         let loads = Locked(0)
-        // A slow load (half a second), named after the version folder it read.
+        // A slow load (a second and a half), named after the version folder it read.
         try await harness.start(loader: { configuration in
             let folder = URL(fileURLWithPath: configuration.daemon.modelDirectory).resolvingSymlinksInPath()
             let version = try String(contentsOf: folder.appendingPathComponent("weights.bin"), encoding: .utf8)
             loads.update { $0 += 1 }
-            Thread.sleep(forTimeInterval: 0.5)
+            Thread.sleep(forTimeInterval: 1.5)
             return BrightnessScorer(version: version)
         })
         let cam = harness.camera("cam1")
@@ -39,7 +39,7 @@ final class ModelSwapTests: XCTestCase {
         // Activate v0002 as the store does (a new link renamed over `current`) and keep frames coming.
         XCTAssertEqual(symlink("v0002", models.appendingPathComponent(".current-new").path), 0)
         XCTAssertEqual(rename(models.appendingPathComponent(".current-new").path, current.path), 0)
-        for _ in 0..<15 {
+        for _ in 0..<25 {
             try write()
             try await Task.sleep(for: .milliseconds(100))
         }
