@@ -26,6 +26,12 @@ public struct VersionRecord: Codable, Sendable, Equatable {
     }
 
     static let fileName = "version.json"
+
+    /// The record of the version folder `folder`, or nil when it is not one (a plain model folder).
+    public static func read(from folder: URL) -> VersionRecord? {
+        guard let data = try? Data(contentsOf: folder.appendingPathComponent(fileName)) else { return nil }
+        return try? JSONDecoder().decode(VersionRecord.self, from: data)
+    }
 }
 
 /// One activation of a version: the store keeps them, newest last, so that a rollback can go back

@@ -1,4 +1,5 @@
 import Foundation
+import InspectdImage
 import XCTest
 @testable import InspectdDaemon
 
@@ -57,5 +58,20 @@ final class ModelSwapTests: XCTestCase {
         XCTAssertTrue(scoredBy[firstNew...].allSatisfy { $0 == "model-v0002" }, "\(scoredBy)")
         XCTAssertGreaterThan(firstNew, 3, "frames were scored by the old model while the new one loaded: \(scoredBy)")
         XCTAssertEqual(loads.current, 2, "loaded once per version")
+    }
+}
+
+final class RenamedScorerTests: XCTestCase {
+    func testARenamedScorerScoresAsItsInnerOneUnderItsOwnName() throws {
+        let inner = BrightnessScorer(version: "abc123")
+        let renamed = RenamedScorer(inner, version: "v0003-abc123")
+        XCTAssertEqual(renamed.version, "v0003-abc123")
+        XCTAssertEqual(renamed.products, inner.products)
+        let frame = Image(width: 2, height: 1, format: .grey, pixels: [200, 220])
+        let a = try renamed.score(frame, product: "widget", normalisedThreshold: 0.5)
+        let b = try inner.score(frame, product: "widget", normalisedThreshold: 0.5)
+        XCTAssertEqual(a.raw, b.raw)
+        XCTAssertEqual(a.isAnomalous, b.isAnomalous)
+        XCTAssertEqual(try renamed.score([FrameRequest(frame: frame, product: "widget", normalisedThreshold: 0.5)]).map(\.raw), [b.raw])
     }
 }

@@ -133,3 +133,15 @@ private func weights(_ version: ModelStore.Version) throws -> String {
         #expect(try FileManager.default.contentsOfDirectory(atPath: store.root.path).filter { $0.hasPrefix(".staging") }.isEmpty)
     }
 }
+
+@Suite struct VersionRecordTests {
+    @Test func aVersionFolderSaysWhichVersionItIsAndAPlainFolderDoesNot() throws {
+        let store = temporaryStore()
+        defer { try? FileManager.default.removeItem(at: store.root) }
+        let version = try publish(store, "one", products: ["a"])
+        #expect(VersionRecord.read(from: version.folder)?.name == "v0001")
+        try store.activate("v0001")
+        #expect(VersionRecord.read(from: store.currentLink.resolvingSymlinksInPath())?.name == "v0001")
+        #expect(VersionRecord.read(from: store.root) == nil)
+    }
+}

@@ -63,6 +63,29 @@ extension FrameScorer {
     }
 }
 
+/// A scorer that goes by another name: a model store's version beside the weights' digest
+/// ("v0003-dffe2b734455"), so that verdicts, the journal and the metrics say which version scored
+/// each frame.
+public struct RenamedScorer: FrameScorer {
+    public let inner: FrameScorer
+    public let version: String
+
+    public init(_ inner: FrameScorer, version: String) {
+        self.inner = inner
+        self.version = version
+    }
+
+    public var products: [String] { inner.products }
+    public var warnings: [String] { inner.warnings }
+    public var precision: Precision { inner.precision }
+
+    public func score(_ frame: Image, product: String, normalisedThreshold: Float) throws -> FrameScore {
+        try inner.score(frame, product: product, normalisedThreshold: normalisedThreshold)
+    }
+
+    public func score(_ frames: [FrameRequest]) throws -> [FrameScore] { try inner.score(frames) }
+}
+
 extension Inspector: FrameScorer {
     public func score(_ frame: Image, product: String, normalisedThreshold: Float) throws -> FrameScore {
         FrameScore(try inspect(frame, product: product, normalisedThreshold: normalisedThreshold))
