@@ -96,7 +96,7 @@ public struct ModelStore: Sendable {
                         figures: [String: Double] = [:], now: Date = Date()) throws -> Version {
         let next = (try versions().compactMap { Self.sequence(of: $0.name) }.max() ?? 0) + 1
         let name = String(format: "v%04d", next)
-        let record = VersionRecord(name: name, created: Self.timestamp(now), products: products.sorted(), parent: parent,
+        let record = VersionRecord(name: name, created: Timestamp.iso8601(now), products: products.sorted(), parent: parent,
                                    origin: origin, figures: figures)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -147,7 +147,7 @@ public struct ModelStore: Sendable {
         }
         Self.syncFolder(root)
         var history = try activations()
-        history.append(Activation(version: name, at: Self.timestamp(now)))
+        history.append(Activation(version: name, at: Timestamp.iso8601(now)))
         try AtomicFile.write(try JSONEncoder().encode(history), to: activationsFile)
     }
 
@@ -223,11 +223,6 @@ public struct ModelStore: Sendable {
         return Int(name.dropFirst()).flatMap { $0 > 0 ? $0 : nil }
     }
 
-    static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
 
     /// Best effort, as for AtomicFile: a rename survives a power loss once its folder is synced.
     static func syncFolder(_ url: URL) {

@@ -101,7 +101,7 @@ public struct ProductIntake: Sendable {
         }
         let record = QueuedProduct(name: name, state: .queued, displayName: label.displayName, labelledBy: label.labelledBy,
                                    note: label.note, cameras: label.cameras, update: label.update, images: images.count,
-                                   source: folder.path, queued: Self.timestamp(now), version: nil, figures: [:], reason: nil)
+                                   source: folder.path, queued: Timestamp.iso8601(now), version: nil, figures: [:], reason: nil)
         try queue.save(record)
         try write(folder, Self.queuedMarker, "Queued: \(name) (\(label.displayName)), \(images.count) images, at \(record.queued).\n"
                   + "It will be learnt in the next training window; 'inspectd products' shows where it stands. "
@@ -186,9 +186,4 @@ public struct ProductIntake: Sendable {
 
     static func isFolder(_ url: URL) -> Bool { kind(url) == .typeDirectory }
 
-    static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
 }

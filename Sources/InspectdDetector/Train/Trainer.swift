@@ -236,7 +236,7 @@ public final class Trainer {
         // Residual levels from each product's training images, its threshold from its held-out ones.
         var residuals = existing?.residuals ?? [:]
         let detector = Detector(manifest: manifest, network: network, statistics: statistics, extractor: extractor, residuals: residuals)
-        let now = ISO8601DateFormatter().string(from: Date())
+        let now = Timestamp.iso8601()
         for (index, set) in sets.enumerated() {
             let heldOut = decodeModelImages(set.holdout, product: set.product, extractor: extractor, log: log)
             let fit = try Calibrator.fit(detector: detector, product: set.product, training: images[index], heldOut: heldOut)
