@@ -49,6 +49,12 @@ public struct ModelStore: Sendable {
         return try StoreLock(path: root.appendingPathComponent("lock").path, purpose: purpose)
     }
 
+    /// Runs `body` with the store's lock held for `purpose`.
+    public func locked<R>(purpose: String, _ body: () throws -> R) throws -> R {
+        let lock = try lock(purpose: purpose)
+        return try withExtendedLifetime(lock) { try body() }
+    }
+
     /// The published versions, oldest first. A folder named like a version without a readable
     /// record is not one (it cannot come from `publish`, which renames only complete folders).
     public func versions() throws -> [Version] {

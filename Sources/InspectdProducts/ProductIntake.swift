@@ -47,6 +47,14 @@ public struct ProductIntake: Sendable {
         self.rules = rules
     }
 
+    /// The daemon's intake: its products folder, its queue, and `[training] minimum_images`.
+    public init(configuration: Configuration) {
+        var rules = Rules()
+        rules.minimumImages = configuration.training.minimumImages
+        self.init(productsDirectory: URL(fileURLWithPath: configuration.daemon.productsDirectory),
+                  queue: ProductQueue(stateDirectory: configuration.daemon.stateDirectory), rules: rules)
+    }
+
     /// Checks every ready folder not yet answered. `known` are the products the active model
     /// knows: a folder of one of them needs `update = true` in its label. Folders that fail to
     /// be answered at all (the marker cannot be written) are reported through `failures`.

@@ -115,7 +115,7 @@ struct Eval: ParsableCommand {
                 print("\(name): \(metrics)  map pearson mean \(result.report["map_pearson_mean"]!) lowest \(result.report["map_pearson_lowest"]!)  "
                       + "same verdicts \(result.sameVerdicts)/\(result.frames)  largest score shift \(result.report["score_shift_largest"]!) %  "
                       + "confirmed in fp32 (band: frames, same verdicts) "
-                      + Set(PrecisionAgreement.Result.reportedBands + [confirmBand]).sorted().map { band in
+                      + result.bands.map { band in
                           let (frames, same) = result.confirmation(band: band)
                           return "\(band): \(frames), \(same)/\(result.frames)"
                       }.joined(separator: "; ") + "  (\(String(format: "%.1f", result.fp32.seconds)) s)")

@@ -65,12 +65,13 @@ struct ModelCommand: ParsableCommand {
             let store = store.modelStore
             let source = ModelFolder(URL(fileURLWithPath: from))
             let manifest = try source.readManifest()
-            let lock = try store.lock(purpose: "importing \(from)")
-            defer { withExtendedLifetime(lock) {} }
-            let version = try store.publishCopy(of: source.url, products: Array(manifest.products.keys), parent: try store.current()?.name,
-                                                origin: "imported from \(source.url.path)")
-            let activating = try activate || store.current() == nil
-            if activating { try store.activate(version.name) }
+            let (version, activating) = try store.locked(purpose: "importing \(from)") {
+                let version = try store.publishCopy(of: source.url, products: Array(manifest.products.keys),
+                                                    parent: try store.current()?.name, origin: "imported from \(source.url.path)")
+                let activating = try activate || store.current() == nil
+                if activating { try store.activate(version.name) }
+                return (version, activating)
+            }
             note("\(version.name): \(version.record.products.joined(separator: ", "))\(activating ? ", active" : "")")
         }
     }
@@ -85,9 +86,7 @@ struct ModelCommand: ParsableCommand {
 
         func run() throws {
             let store = store.modelStore
-            let lock = try store.lock(purpose: "activating \(version)")
-            defer { withExtendedLifetime(lock) {} }
-            try store.activate(version)
+            try store.locked(purpose: "activating \(version)") { try store.activate(version) }
             note("\(version) is active")
         }
     }
@@ -102,9 +101,7 @@ struct ModelCommand: ParsableCommand {
 
         func run() throws {
             let store = store.modelStore
-            let lock = try store.lock(purpose: "rolling back")
-            defer { withExtendedLifetime(lock) {} }
-            let version = try store.rollback(to: to)
+            let version = try store.locked(purpose: "rolling back") { try store.rollback(to: to) }
             note("\(version.name) is active")
         }
     }
@@ -123,9 +120,7 @@ struct ModelCommand: ParsableCommand {
 
         func run() throws {
             let store = store.modelStore
-            let lock = try store.lock(purpose: "pruning")
-            defer { withExtendedLifetime(lock) {} }
-            let removed = try store.prune(keep: keep)
+            let removed = try store.locked(purpose: "pruning") { try store.prune(keep: keep) }
             note(removed.isEmpty ? "nothing to remove" : "removed \(removed.joined(separator: ", "))")
         }
     }

@@ -23,8 +23,7 @@ struct Products: ParsableCommand {
         let configuration: Configuration
         do { configuration = try Configuration.load(mainFile: config) } catch { throw ValidationError("\(error)") }
         let daemon = configuration.daemon
-        let queue = ProductQueue(stateDirectory: daemon.stateDirectory)
-        let intake = ProductIntake(productsDirectory: URL(fileURLWithPath: daemon.productsDirectory), queue: queue)
+        let intake = ProductIntake(configuration: configuration)
         if scan {
             let model = ModelFolder(URL(fileURLWithPath: daemon.modelDirectory).resolvingSymlinksInPath())
             let known = model.exists ? Set(try model.readManifest().products.keys) : []
@@ -37,7 +36,7 @@ struct Products: ParsableCommand {
             }
             for failure in failures { note("warning: \(failure)") }
         }
-        let records = try queue.products()
+        let records = try intake.queue.products()
         let rejected = try intake.rejections()
         if json {
             printJSONLine(["products": records.map { r -> [String: Any] in

@@ -228,10 +228,7 @@ public actor InspectionDaemon: Service {
     func scanProducts() {
         guard !scanningProducts, !shuttingDown else { return }
         scanningProducts = true
-        var rules = ProductIntake.Rules()
-        rules.minimumImages = configuration.training.minimumImages
-        let intake = ProductIntake(productsDirectory: URL(fileURLWithPath: configuration.daemon.productsDirectory),
-                                   queue: ProductQueue(stateDirectory: configuration.daemon.stateDirectory), rules: rules)
+        let intake = ProductIntake(configuration: configuration)
         let known = Set(scorer?.products ?? [])
         Task.detached(priority: .utility) {
             let result = Result { try intake.scan(known: known) }

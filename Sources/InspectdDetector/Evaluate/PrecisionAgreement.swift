@@ -39,6 +39,9 @@ public struct PrecisionAgreement {
         /// The bands `report` shows beside the chosen one.
         public static let reportedBands: [Float] = [0.01, 0.02, 0.03, 0.05, 0.1]
 
+        /// The bands reported, the chosen one among them, in order.
+        public var bands: [Float] { Set(Self.reportedBands + [band]).sorted() }
+
         /// What `inspectd eval --precision-agreement --json` prints for the set.
         public var report: [String: Any] {
             func rounded(_ x: Double, _ places: Double) -> Double { (x * places).rounded() / places }
@@ -46,7 +49,7 @@ public struct PrecisionAgreement {
             return ["fp32": fp32.percentages, "int8": int8.percentages, "frames": frames,
                     "map_pearson_mean": rounded(meanMapPearson, 1e5), "map_pearson_lowest": rounded(lowestMapPearson, 1e5),
                     "same_verdicts": share(sameVerdicts), "score_shift_largest": rounded(largestScoreShift * 100, 1e3),
-                    "confirmation": Set(Self.reportedBands + [band]).sorted().map { band -> [String: Any] in
+                    "confirmation": bands.map { band -> [String: Any] in
                         let (confirmed, same) = confirmation(band: band)
                         return ["band": Double(band), "frames": confirmed, "same_verdicts": share(same)]
                     }]
