@@ -59,6 +59,12 @@ let package = Package(
         // Product intake: operators' new-product folders checked, queued (images copied) or
         // rejected with every reason, and the queue's records.
         .target(name: "InspectdProducts", dependencies: ["InspectdConfig", "InspectdImage", "InspectdFiles"]),
+        // Off-hours learning: `train-pending` takes the queued products one increment at a time,
+        // runs the regression guard and publishes versions to the store.
+        .target(name: "InspectdTrainer", dependencies: [
+            "InspectdDetector", "InspectdModelStore", "InspectdProducts", "InspectdConfig", "InspectdSystemd", "InspectdFiles",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The service: configuration, watching, scoring loop, spool, journal, systemd, metrics.
         // It asks the detector for verdicts and pictures and never sees a tensor.
         .target(name: "InspectdDaemon", dependencies: [
@@ -72,7 +78,7 @@ let package = Package(
             name: "inspectd",
             dependencies: [
                 "InspectdTensor", "InspectdModel", "InspectdDetector", "InspectdDaemon", "InspectdConfig", "InspectdSystemd", "InspectdWatch",
-                "InspectdModelStore", "InspectdProducts", "InspectdFiles",
+                "InspectdModelStore", "InspectdProducts", "InspectdFiles", "InspectdTrainer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -74,7 +74,7 @@ public struct DaemonSettings: Sendable, Equatable {
         spoolDirectory = "/var/spool/inspectd"
         productsDirectory = stateDirectory + "/products"
         quarantineDirectory = stateDirectory + "/quarantine"
-        modelDirectory = stateDirectory + "/model"
+        modelDirectory = stateDirectory + "/models/current"
         metricsFile = stateDirectory + "/metrics/inspectd.prom"
         threads = 0
         precision = .int8
@@ -114,13 +114,49 @@ public struct TrainingWindowSettings: Sendable, Equatable {
     public var profile: String
     /// `minimum_images`: decodable images a new product's folder needs to be queued.
     public var minimumImages: Int
+    /// `launch`: who starts `inspectd train-pending` when the window opens.
+    public var launch: TrainingLaunch
+    /// `activation`: what happens to a version the regression guard passed.
+    public var activation: Activation
+    /// `keep_versions`: versions kept in the model store (the active one is never removed).
+    public var keepVersions: Int
+    /// `guard_max_fpr_rise`: how much an older product's false-positive rate on its held-out
+    /// normals may rise in an increment.
+    public var guardMaxFPRRise: Double
+    /// `guard_max_auroc_drop`: how much an older product's AUROC of held-out normals against
+    /// patch-perturbed copies may drop in an increment.
+    public var guardMaxAUROCDrop: Double
+    /// `guard_new_product_auroc`: the AUROC the new product's own check must reach.
+    public var guardNewProductAUROC: Double
 
     public static let profiles = ["quick", "standard"]
 
-    public init(window: DailyWindow = .between(start: 22 * 60, end: 6 * 60), profile: String = "standard", minimumImages: Int = 20) {
+    public enum TrainingLaunch: String, Sendable, CaseIterable {
+        /// systemd's inspectd-train.timer starts the trainer.
+        case timer
+        /// The daemon starts the trainer as an idle-priority child while the window is open.
+        case daemon
+    }
+
+    public enum Activation: String, Sendable, CaseIterable {
+        /// A version the guard passed becomes the active one at once.
+        case auto
+        /// It waits for `inspectd model activate VERSION`.
+        case manual
+    }
+
+    public init(window: DailyWindow = .between(start: 22 * 60, end: 6 * 60), profile: String = "standard", minimumImages: Int = 20,
+                launch: TrainingLaunch = .timer, activation: Activation = .auto, keepVersions: Int = 5,
+                guardMaxFPRRise: Double = 0.1, guardMaxAUROCDrop: Double = 0.03, guardNewProductAUROC: Double = 0.8) {
         self.window = window
         self.profile = profile
         self.minimumImages = minimumImages
+        self.launch = launch
+        self.activation = activation
+        self.keepVersions = keepVersions
+        self.guardMaxFPRRise = guardMaxFPRRise
+        self.guardMaxAUROCDrop = guardMaxAUROCDrop
+        self.guardNewProductAUROC = guardNewProductAUROC
     }
 }
 

@@ -176,7 +176,18 @@ private struct Builder {
                 training.window = window
             case "profile": training.profile = try reader.choice(value, key: key, TrainingWindowSettings.profiles)
             case "minimum_images": training.minimumImages = try reader.integer(value, key: key, in: 1...1_000_000)
-            default: throw reader.unknownKey(value, key: key, expected: Reader.oneOf(["window", "profile", "minimum_images"]))
+            case "launch":
+                training.launch = .init(rawValue: try reader.choice(value, key: key, TrainingWindowSettings.TrainingLaunch.allCases.map(\.rawValue)))!
+            case "activation":
+                training.activation = .init(rawValue: try reader.choice(value, key: key, TrainingWindowSettings.Activation.allCases.map(\.rawValue)))!
+            case "keep_versions": training.keepVersions = try reader.integer(value, key: key, in: 1...10_000)
+            case "guard_max_fpr_rise": training.guardMaxFPRRise = try reader.fraction(value, key: key)
+            case "guard_max_auroc_drop": training.guardMaxAUROCDrop = try reader.fraction(value, key: key)
+            case "guard_new_product_auroc": training.guardNewProductAUROC = try reader.fraction(value, key: key)
+            default:
+                throw reader.unknownKey(value, key: key, expected: Reader.oneOf([
+                    "window", "profile", "minimum_images", "launch", "activation", "keep_versions",
+                    "guard_max_fpr_rise", "guard_max_auroc_drop", "guard_new_product_auroc"]))
             }
         }
     }
@@ -311,7 +322,7 @@ private struct Builder {
         var daemon = self.daemon
         daemon.productsDirectory = productsDirectory ?? state + "/products"
         daemon.quarantineDirectory = quarantineDirectory ?? state + "/quarantine"
-        daemon.modelDirectory = modelDirectory ?? state + "/model"
+        daemon.modelDirectory = modelDirectory ?? state + "/models/current"
         daemon.metricsFile = metricsFile ?? state + "/metrics/inspectd.prom"
 
         let outputs = [
@@ -437,6 +448,14 @@ struct Reader {
         guard case .integer(let number) = value.kind, range.contains(number) else {
             throw failure(value, key: key, expected: expected)
         }
+        return number
+    }
+
+    /// A number from 0 to 1 (an AUROC, a rate, or a change of one).
+    func fraction(_ value: TOMLValue, key: String) throws -> Double {
+        let expected = "a number from 0 to 1"
+        let number = try number(value, key: key, expected: expected)
+        guard (0...1).contains(number) else { throw failure(value, key: key, expected: expected) }
         return number
     }
 

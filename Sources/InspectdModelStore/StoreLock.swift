@@ -24,7 +24,7 @@ public final class StoreLock {
 
     /// Takes the lock at `path` without waiting, writing `purpose` and the pid into it; throws
     /// `Busy` when another holder has it.
-    init(path: String, purpose: String) throws {
+    public init(path: String, purpose: String) throws {
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw StoreFailure(path: path, reason: "cannot open the lock file: \(String(cString: strerror(errno)))")

@@ -6,7 +6,7 @@ struct Inspectd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspectd",
         abstract: "Edge inspection daemon: scores camera frames with a continual diffusion anomaly detector.",
-        subcommands: [Run.self, CheckConfig.self, Train.self, Continual.self, Calibrate.self, Quantize.self, Score.self, Eval.self, Bench.self, BenchEngine.self, BenchInt8.self, BenchDaemon.self, BenchBases.self, ModelCommand.self, Products.self, Info.self]
+        subcommands: [Run.self, CheckConfig.self, Train.self, TrainPending.self, Continual.self, Calibrate.self, Quantize.self, Score.self, Eval.self, Bench.self, BenchEngine.self, BenchInt8.self, BenchDaemon.self, BenchBases.self, ModelCommand.self, Products.self, Info.self]
     )
 
     static func main() async {

@@ -187,7 +187,7 @@ import Testing
             products: ["bottle": ProductSettings(threshold: 0.5)],
             files: [main]))
         // Make sure the rewrite did uncomment the settings, not only the example camera.
-        #expect(uncommented.filter { $0.contains(" = ") && !$0.hasPrefix("#") }.count == 28)
+        #expect(uncommented.filter { $0.contains(" = ") && !$0.hasPrefix("#") }.count == 34)
     }
 
     @Test func localFileLoads() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import InspectdFiles
+import InspectdProducts
 import Synchronization
 
 /// The daemon's counters, rendered as a Prometheus text file (node_exporter's textfile
@@ -25,6 +26,9 @@ public final class DaemonMetrics: Sendable {
         var queueDepth = 0
         var queueCapacity = 0
         var trainingState = "idle"
+        var productsWaiting = 0
+        var trainingProgress = 0.0
+        var lastIncrementSeconds: Double?
         var model: String?
         var precision = "fp32"
         var spoolBytes: Int64 = 0
@@ -74,7 +78,16 @@ public final class DaemonMetrics: Sendable {
             $0.precision = precision
         }
     }
-    public func setTrainingState(_ name: String) { state.withLock { $0.trainingState = name } }
+    /// The trainer's last status and the products waiting for it: "waiting" when some are and it
+    /// is not running (outside the window).
+    public func setTraining(_ status: TrainingStatus, waiting: Int) {
+        state.withLock { s in
+            s.trainingState = status.phase == .idle ? (waiting > 0 ? "waiting" : "idle") : status.phase.rawValue
+            s.productsWaiting = waiting
+            s.trainingProgress = status.phase == .training ? Double(status.step ?? 0) / Double(max(1, status.steps ?? 1)) : 0
+            s.lastIncrementSeconds = status.lastSeconds
+        }
+    }
     public func recordRetention(_ report: Retention.Report) {
         state.withLock { s in
             s.spoolBytes = report.keptBytes
@@ -126,6 +139,14 @@ public final class DaemonMetrics: Sendable {
         family("training_state", "gauge", "1 for the state the product-learning scheduler is in.")
         for name in ["idle", "waiting", "training", "validating"] {
             out += "inspectd_training_state{state=\"\(name)\"} \(name == s.trainingState ? 1 : 0)\n"
+        }
+        family("products_waiting", "gauge", "Products queued for training and not yet learnt or refused.")
+        out += "inspectd_products_waiting \(s.productsWaiting)\n"
+        family("training_progress_ratio", "gauge", "Share of the running increment's training steps done (0 when none runs).")
+        out += "inspectd_training_progress_ratio \(s.trainingProgress)\n"
+        if let seconds = s.lastIncrementSeconds {
+            family("last_increment_seconds", "gauge", "Duration of the last finished increment: training, bases, calibration and the regression guard.")
+            out += "inspectd_last_increment_seconds \(seconds)\n"
         }
         family("model_info", "gauge", "The model in use (version = first 12 hex digits of its weights' SHA-256) and what it scores in (precision = fp32 or int8).")
         if let model = s.model { out += "inspectd_model_info{version=\"\(Self.escape(model))\",precision=\"\(s.precision)\"} 1\n" }

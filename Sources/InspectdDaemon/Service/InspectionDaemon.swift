@@ -45,11 +45,20 @@ public actor InspectionDaemon: Service {
     var loadedIdentity: ModelIdentity?
     var loadingModel = false
     var scanningProducts = false
+    let startTrainer: TrainerStarter
+    /// The trainer started in the window, while it runs (and until its exit is seen).
+    var trainerChild: TrainerChild?
+    /// Failed trainer runs in a row, and when the next may start: a trainer that keeps failing
+    /// (a broken model store, a full disk) is retried less and less often, not every tick.
+    var trainerFailures = 0
+    var nextTrainerStart = Date.distantPast
 
     /// Reads the configuration and the frame index; nothing runs until `run()`.
     public init(configFile: String, dropInDirectory: String? = nil, notifier: ServiceNotifier = ServiceNotifier(),
-                logger: Logger, loadScorer: @escaping ScorerLoader) throws {
+                logger: Logger, startTrainer: @escaping TrainerStarter = TrainerProcess.starter,
+                loadScorer: @escaping ScorerLoader) throws {
         self.configFile = configFile
+        self.startTrainer = startTrainer
         self.dropInDirectory = dropInDirectory
         self.notifier = notifier
         self.logger = logger
@@ -130,6 +139,7 @@ public actor InspectionDaemon: Service {
         logger.info("stopping: finishing the frames in flight")
         watcherTask?.cancel()
         queue.finish()
+        trainerChild?.stop()
     }
 
     // MARK: - Watching
@@ -274,8 +284,47 @@ public actor InspectionDaemon: Service {
             if let watchdog, busySince.map({ ContinuousClock.now - $0 < watchdog }) ?? true { notify { try $0.watchdog() } }
             checkModelOnDisk()
             scanProducts()
+            manageTraining()
         }
     }
+
+    // MARK: - Training window
+
+    /// At every tick: the trainer's progress and the queue into the metrics and, with
+    /// `launch = "daemon"`, the trainer started when the window is open and products wait. It stops
+    /// itself at the window's end; one lock keeps it and a timer's run from training together.
+    func manageTraining() {
+        let state = configuration.daemon.stateDirectory
+        let status = TrainingStatus.read(stateDirectory: state)
+        let waiting = (try? ProductQueue(stateDirectory: state).products().filter { $0.state == .queued || $0.state == .training }.count) ?? 0
+        metrics.setTraining(status, waiting: waiting)
+        trainingLine = status.phase == .idle ? nil : TrainingStatus.describe(status)
+
+        if let child = trainerChild, let exit = child.exitStatus {
+            trainerChild = nil
+            if exit == 0 {
+                trainerFailures = 0
+            } else {
+                trainerFailures += 1
+                let delay = min(3600, 60 * pow(2, Double(trainerFailures - 1)))
+                nextTrainerStart = Date().addingTimeInterval(delay)
+                logger.error("the trainer (inspectd train-pending) exited with status \(exit); retrying in \(Int(delay)) s")
+            }
+        }
+        guard configuration.training.launch == .daemon, !shuttingDown, trainerChild == nil, waiting > 0,
+              Date() >= nextTrainerStart, configuration.training.window.contains(Date(), calendar: .current) else { return }
+        do {
+            trainerChild = try startTrainer(configFile)
+            logger.info("training window open and \(waiting) product(s) waiting: started the trainer at idle priority")
+        } catch {
+            trainerFailures += 1
+            nextTrainerStart = Date().addingTimeInterval(60)
+            logger.error("cannot start the trainer: \(error)")
+        }
+    }
+
+    /// What the trainer is doing, for STATUS=; nil when it is idle.
+    var trainingLine: String?
 
     func retentionLoop() async {
         while !Task.isCancelled {
@@ -332,6 +381,7 @@ public actor InspectionDaemon: Service {
     func statusLine() -> String {
         let model = scorer.map { "model \($0.version)" } ?? "no model yet"
         return String(format: "%.2f frames/s, backlog %d, %d frames, ", metrics.framesPerSecond, queue.depth, metrics.totalFrames) + model
+            + (trainingLine.map { "; \($0)" } ?? "")
     }
 
     func writeMetrics() {
