@@ -86,10 +86,14 @@ let package = Package(
         ),
 
         // Shared test helpers: seeded test data and the finite-difference gradient check.
-        .target(name: "InspectdTesting", dependencies: ["InspectdTensor"]),
+        .target(name: "InspectdTesting", dependencies: ["InspectdTensor", "InspectdImage"]),
 
         .testTarget(name: "InspectdFilesTests", dependencies: ["InspectdFiles"]),
         .testTarget(name: "InspectdModelStoreTests", dependencies: ["InspectdModelStore"]),
+        .testTarget(name: "InspectdTrainerTests", dependencies: [
+            "InspectdTrainer", "InspectdDetector", "InspectdModelStore", "InspectdProducts", "InspectdConfig", "InspectdTesting",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "InspectdTensorTests", dependencies: ["InspectdTensor", "CInspectdKernels", "InspectdTesting"]),
         .testTarget(name: "InspectdImageTests", dependencies: ["InspectdImage", "InspectdTesting"]),
         .testTarget(name: "InspectdModelTests", dependencies: ["InspectdModel", "InspectdImage", "InspectdDetector", "InspectdTesting"],

@@ -153,6 +153,8 @@ public final class PendingTrainer {
         var increment = try prepare(product, parent: parent)
         var record = product
         record.state = .training
+        record.reason = nil
+        record.figures = [:]
         try settings.queue.save(record)
 
         if increment.stage == .training {

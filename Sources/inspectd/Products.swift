@@ -37,18 +37,26 @@ struct Products: ParsableCommand {
             for failure in failures { note("warning: \(failure)") }
         }
         let records = try intake.queue.products()
+        let status = TrainingStatus.read(stateDirectory: daemon.stateDirectory)
+        func progress(_ record: QueuedProduct) -> (step: Int, steps: Int)? {
+            guard record.state == .training, status.phase == .training, status.product == record.name,
+                  let step = status.step, let steps = status.steps else { return nil }
+            return (step, steps)
+        }
         let rejected = try intake.rejections()
         if json {
             printJSONLine(["products": records.map { r -> [String: Any] in
                 ["name": r.name, "state": r.state.rawValue, "display_name": r.displayName, "labelled_by": r.labelledBy,
                  "images": r.images, "update": r.update, "queued": r.queued, "version": r.version as Any,
-                 "figures": r.figures, "reason": r.reason as Any, "source": r.source]
+                 "figures": r.figures, "reason": r.reason as Any, "source": r.source,
+                 "step": progress(r)?.step as Any, "steps": progress(r)?.steps as Any]
             } + rejected.map { ["name": $0.name, "state": "rejected", "reasons": $0.reasons] }])
             return
         }
         if records.isEmpty && rejected.isEmpty { print("no products offered in \(daemon.productsDirectory)") }
         for r in records {
-            let detail = r.version.map { " in \($0)" } ?? r.reason.map { ": \($0)" } ?? ""
+            let detail = r.version.map { " in \($0)" } ?? r.reason.map { ": \($0)" }
+                ?? progress(r).map { ", step \($0.step) of \($0.steps)" } ?? ""
             print("\(r.name)  \(r.state.rawValue)\(detail)  \(r.images) images  \"\(r.displayName)\" by \(r.labelledBy), \(r.queued)")
         }
         for (name, reasons) in rejected { print("\(name)  rejected: \(reasons.joined(separator: "; "))") }

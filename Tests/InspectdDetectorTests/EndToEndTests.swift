@@ -12,19 +12,7 @@ import Testing
 struct EndToEndTests {
     static let side = 256
 
-    /// Diagonal stripes with a random phase and a little noise: every image differs, all are normal.
-    static func surface(_ random: inout TestRandom) -> Image {
-        let phase = random.uniform(0, 24)
-        var pixels = [UInt8](repeating: 0, count: side * side * 3)
-        for y in 0..<side {
-            for x in 0..<side {
-                let stripe = sin((Float(x + y) + phase) * 2 * .pi / 24)
-                let base = 120 + 50 * stripe + random.uniform(-6, 6)
-                for c in 0..<3 { pixels[(y * side + x) * 3 + c] = UInt8(max(0, min(255, base + Float(c) * 10))) }
-            }
-        }
-        return Image(width: side, height: side, format: .rgb, pixels: pixels)
-    }
+    static func surface(_ random: inout TestRandom) -> Image { SyntheticSurface.stripes(&random, side: side) }
 
     /// The surface with a dark square of side `size` at (x, y).
     static func blotched(_ image: Image, x: Int, y: Int, size: Int) -> Image {

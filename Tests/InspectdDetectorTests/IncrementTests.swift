@@ -23,15 +23,7 @@ struct IncrementTests {
     /// A folder of `count` images: the end-to-end test's diagonal stripes, or a checkerboard.
     static func product(_ root: URL, _ name: String, count: Int, checkered: Bool, seed: UInt64) throws -> Trainer.ProductSource {
         let folder = root.appendingPathComponent(name)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        var random = TestRandom(seed: seed)
-        for i in 0..<count {
-            var image = EndToEndTests.surface(&random)
-            if checkered {
-                for y in 0..<image.height { for x in 0..<image.width where (x / 32 + y / 32) % 2 == 0 { for c in 0..<3 { image[x, y, c] /= 3 } } }
-            }
-            try Data(PNG.encode(image)).write(to: folder.appendingPathComponent(String(format: "%03d.png", i)))
-        }
+        try SyntheticSurface.writeProduct(to: folder, count: count, checkered: checkered, seed: seed)
         return Trainer.ProductSource(name: name, folder: folder.path)
     }
 

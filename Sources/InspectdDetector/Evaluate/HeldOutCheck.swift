@@ -20,6 +20,14 @@ public struct HeldOutCheck: Codable, Sendable, Equatable {
     /// Held-out normals against their perturbed copies; nil with no held-out normals.
     public var auroc: Double?
 
+    public init(product: String, normals: Int, perturbed: Int, falsePositiveRate: Double?, auroc: Double?) {
+        self.product = product
+        self.normals = normals
+        self.perturbed = perturbed
+        self.falsePositiveRate = falsePositiveRate
+        self.auroc = auroc
+    }
+
     /// Checks `products` (default: all) of the model in `folder`, in Float32, each on the
     /// held-out images of the folder it was learnt from, split as its training split it.
     public static func run(folder: ModelFolder, backbone: EfficientNetLite0, products: [String]? = nil,
