@@ -69,6 +69,7 @@ let package = Package(
         // It asks the detector for verdicts and pictures and never sees a tensor.
         .target(name: "InspectdDaemon", dependencies: [
             "InspectdConfig", "InspectdWatch", "InspectdSystemd", "InspectdDetector", "InspectdImage", "InspectdFiles", "InspectdProducts",
+            "InspectdModelStore",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -92,7 +93,9 @@ let package = Package(
         .testTarget(name: "InspectdModelStoreTests", dependencies: ["InspectdModelStore"]),
         .testTarget(name: "InspectdTrainerTests", dependencies: [
             "InspectdTrainer", "InspectdDetector", "InspectdModelStore", "InspectdProducts", "InspectdConfig", "InspectdTesting",
+            "InspectdDaemon", "InspectdImage",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "InspectdTensorTests", dependencies: ["InspectdTensor", "CInspectdKernels", "InspectdTesting"]),
         .testTarget(name: "InspectdImageTests", dependencies: ["InspectdImage", "InspectdTesting"]),

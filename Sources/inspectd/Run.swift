@@ -2,8 +2,6 @@ import ArgumentParser
 import Foundation
 import InspectdConfig
 import InspectdDaemon
-import InspectdDetector
-import InspectdModelStore
 import InspectdSystemd
 import Logging
 import ServiceLifecycle
@@ -24,18 +22,7 @@ struct Run: AsyncParsableCommand {
         }
         try InspectdLogging.bootstrap(identifier: "inspectd", level: Logger.Level(rawValue: settings.daemon.logLevel) ?? .info)
         let logger = Logger(label: "inspectd")
-        let loader = InspectorLoader()
-        let daemon = try InspectionDaemon(configFile: config, logger: logger) { configuration in
-            // Resolved first: a store's `current` may be swapped during the load, and every file must
-            // come from the one version it pointed at.
-            let folder = URL(fileURLWithPath: configuration.daemon.modelDirectory).resolvingSymlinksInPath()
-            guard let inspector = try loader.load(folder: ModelFolder(folder), threads: configuration.daemon.threads,
-                                                  precision: InspectdDetector.Precision(rawValue: configuration.daemon.precision.rawValue) ?? .fp32,
-                                                  confirmationBand: Float(configuration.daemon.int8ConfirmBand)) else { return nil }
-            // A version of a model store is named by its version as well as its weights.
-            guard let record = VersionRecord.read(from: folder) else { return inspector }
-            return RenamedScorer(inspector, version: "\(record.name)-\(inspector.version)")
-        }
+        let daemon = try InspectionDaemon(configFile: config, logger: logger, loadScorer: InspectionDaemon.modelLoader())
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

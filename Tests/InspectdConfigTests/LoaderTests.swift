@@ -38,7 +38,7 @@ import Testing
         #expect(configuration.daemon.threads == 8)
         #expect(configuration.daemon.logLevel == "warning")
         #expect(configuration.daemon.stateDirectory == "/data")
-        #expect(configuration.daemon.modelDirectory == "/data/model")
+        #expect(configuration.daemon.modelDirectory == "/data/models/current")
         #expect(configuration.retention.maxAge == .seconds(7 * 86400))
         #expect(configuration.products == ["bottle": ProductSettings(threshold: 0.3), "cap": ProductSettings(threshold: 0.7)])
         // "a" is replaced where it stood; "c" is new and comes last.
@@ -197,10 +197,11 @@ import Testing
         #expect(daemon.spoolDirectory == "var/spool")
         #expect(daemon.productsDirectory == "var/state/products")
         #expect(daemon.quarantineDirectory == "var/state/quarantine")
-        #expect(daemon.modelDirectory == "var/state/model")
+        #expect(daemon.modelDirectory == "var/state/models/current")
         #expect(daemon.metricsFile == "var/state/metrics/inspectd.prom")
         #expect(daemon.threads == 0)
         #expect(configuration.training.profile == "quick")
+        #expect(configuration.training.launch == .daemon && configuration.training.window == .always)
         #expect(configuration.cameras == [Camera(name: "cam1", folder: "var/cameras/cam1", product: .fixed("solar_mono"), after: .leave)])
         #expect(configuration.files == [directory + "/local.toml"])
     }

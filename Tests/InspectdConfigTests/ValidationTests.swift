@@ -92,7 +92,7 @@ import Testing
         #expect(daemon.spoolDirectory == "/var/spool/inspectd")
         #expect(daemon.productsDirectory == "/var/lib/inspectd/products")
         #expect(daemon.quarantineDirectory == "/var/lib/inspectd/quarantine")
-        #expect(daemon.modelDirectory == "/var/lib/inspectd/model")
+        #expect(daemon.modelDirectory == "/var/lib/inspectd/models/current")
         #expect(daemon.metricsFile == "/var/lib/inspectd/metrics/inspectd.prom")
         #expect(daemon.int8ConfirmBand == 0.05)
         #expect(daemon.threads == 0 && daemon.precision == .int8 && daemon.queueCapacity == 256 && daemon.batchMax == 8 && daemon.heatmaps)
@@ -131,7 +131,7 @@ import Testing
         #expect(decodeError("[daemon]\nthread = 2")
             == "main.toml:2: daemon.thread: expected one of state_dir, spool_dir, products_dir, quarantine_dir, model_dir, metrics_file, threads, precision, int8_confirm_band, queue_capacity, batch_max, heatmaps, status_interval, log_level, got an unknown key")
         #expect(decodeError("[retention]\nmax_size = 1") == "main.toml:2: retention.max_size: expected one of max_bytes, max_age, interval, got an unknown key")
-        #expect(decodeError("[training]\nsteps = 1") == "main.toml:2: training.steps: expected one of window, profile, minimum_images, got an unknown key")
+        #expect(decodeError("[training]\nsteps = 1") == "main.toml:2: training.steps: expected one of window, profile, minimum_images, launch, activation, keep_versions, guard_max_fpr_rise, guard_max_auroc_drop, guard_new_product_auroc, got an unknown key")
         #expect(decodeError("[training]\nminimum_images = 0") == "main.toml:2: training.minimum_images: expected an integer from 1 to 1000000, got 0")
         #expect(decodeError("[products.bottle]\nthreshhold = 0.3") == "main.toml:2: products.bottle.threshhold: expected one of threshold, got an unknown key")
         #expect(decodeError(Self.camera + "[[camera]]\nfolder = \"/x\"\nprodcut = \"p\"")
@@ -192,6 +192,11 @@ import Testing
         #expect(decodeError("[training]\nwindow = \"25:00-06:00\"") == #"main.toml:2: training.window: \#(window), got "25:00-06:00""#)
         #expect(decodeError("[training]\nwindow = 22") == "main.toml:2: training.window: \(window), got 22")
         #expect(decodeError("[training]\nprofile = \"slow\"") == #"main.toml:2: training.profile: expected one of "quick", "standard", got "slow""#)
+        #expect(decodeError("[training]\nlaunch = \"cron\"") == #"main.toml:2: training.launch: expected one of "timer", "daemon", got "cron""#)
+        #expect(decodeError("[training]\nactivation = true") == #"main.toml:2: training.activation: expected one of "auto", "manual", got true"#)
+        #expect(decodeError("[training]\nkeep_versions = 0") == "main.toml:2: training.keep_versions: expected an integer from 1 to 10000, got 0")
+        #expect(decodeError("[training]\nguard_max_auroc_drop = 1.5") == "main.toml:2: training.guard_max_auroc_drop: expected a number from 0 to 1, got 1.5")
+        #expect(decodeError("[training]\nguard_new_product_auroc = \"high\"") == #"main.toml:2: training.guard_new_product_auroc: expected a number from 0 to 1, got "high""#)
     }
 
     @Test func productValues() {

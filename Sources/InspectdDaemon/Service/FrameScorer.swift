@@ -1,5 +1,7 @@
+import Foundation
 import InspectdDetector
 import InspectdImage
+import InspectdModelStore
 
 /// What the daemon asks of a model. The detector's `Inspector` is the real one; tests give the
 /// daemon a cheap stand-in so that they exercise files, folders and signals, not the network.
@@ -101,5 +103,23 @@ extension FrameScore {
         self.init(raw: inspection.rawScore, normalised: inspection.normalisedScore, threshold: inspection.threshold,
                   isAnomalous: inspection.isAnomalous, confirmedInFloat32: inspection.confirmedInFloat32,
                   pictures: { inspection.pictures() })
+    }
+}
+
+extension InspectionDaemon {
+    /// What `inspectd run` scores with: the model `model_dir` points at, loaded by `loader` (the
+    /// backbone read once), in the configured precision; a version of a model store is named by
+    /// its version as well as its weights.
+    public static func modelLoader(_ loader: InspectorLoader = InspectorLoader()) -> ScorerLoader {
+        { configuration in
+            // Resolved first: a store's `current` may be swapped during the load, and every file
+            // must come from the one version it pointed at.
+            let folder = URL(fileURLWithPath: configuration.daemon.modelDirectory).resolvingSymlinksInPath()
+            guard let inspector = try loader.load(folder: ModelFolder(folder), threads: configuration.daemon.threads,
+                                                  precision: InspectdDetector.Precision(rawValue: configuration.daemon.precision.rawValue) ?? .fp32,
+                                                  confirmationBand: Float(configuration.daemon.int8ConfirmBand)) else { return nil }
+            guard let record = VersionRecord.read(from: folder) else { return inspector }
+            return RenamedScorer(inspector, version: "\(record.name)-\(inspector.version)")
+        }
     }
 }
