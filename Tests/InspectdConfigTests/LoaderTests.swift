@@ -202,7 +202,8 @@ import Testing
         #expect(daemon.threads == 0)
         #expect(configuration.training.profile == "quick")
         #expect(configuration.training.launch == .daemon && configuration.training.window == .always)
-        #expect(configuration.cameras == [Camera(name: "cam1", folder: "var/cameras/cam1", product: .fixed("solar_mono"), after: .leave)])
+        #expect(configuration.cameras == [Camera(name: "cam1", folder: "var/cameras/cam1", product: .fixed("solar_mono"), after: .leave),
+                                          Camera(name: "cam2", folder: "var/cameras/cam2", product: .fixed("solar_poly"), after: .leave)])
         #expect(configuration.files == [directory + "/local.toml"])
     }
 }
