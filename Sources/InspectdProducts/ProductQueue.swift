@@ -71,6 +71,24 @@ public struct ProductQueue: Sendable {
 
     public func product(_ name: String) throws -> QueuedProduct? { try products().first { $0.name == name } }
 
+    /// Queues a refused product again (after its cause was fixed, or to try with other
+    /// settings); its images are still in the queue. Returns the record as queued now.
+    @discardableResult
+    public func retry(_ name: String, now: Date = Date()) throws -> QueuedProduct {
+        guard var record = try product(name) else {
+            throw ProductFailure(path: folder(of: name).path, reason: "no product '\(name)' in the queue")
+        }
+        guard record.state == .refused else {
+            throw ProductFailure(path: recordURL(of: name).path, reason: "'\(name)' is \(record.state.rawValue), not refused; only a refused product is queued again")
+        }
+        record.state = .queued
+        record.reason = nil
+        record.figures = [:]
+        record.queued = Timestamp.iso8601(now)
+        try save(record)
+        return record
+    }
+
     /// Writes `record` (atomically; the record is what makes a product queued).
     public func save(_ record: QueuedProduct) throws {
         try FileManager.default.createDirectory(at: folder(of: record.name), withIntermediateDirectories: true)

@@ -116,7 +116,16 @@ public final class PendingTrainer {
             var outcomes: [Outcome] = []
             defer { writeStatus(TrainingStatus(phase: .idle)) }
             while let next = try nextProduct() {
-                let outcome = try learn(next, ignoreWindow: ignoreWindow)
+                let outcome: Outcome
+                do {
+                    outcome = try learn(next, ignoreWindow: ignoreWindow)
+                } catch let error as Trainer.Failure {
+                    outcome = try fail(next, reason: error.description)
+                } catch let error as DataSetError {
+                    outcome = try fail(next, reason: error.description)
+                } catch let error as Failure {
+                    outcome = try fail(next, reason: error.description)
+                }
                 outcomes.append(outcome)
                 if case .stopped = outcome { break }
             }
@@ -150,6 +159,10 @@ public final class PendingTrainer {
     func learn(_ product: QueuedProduct, ignoreWindow: Bool) throws -> Outcome {
         let started = Date()
         let parent = try settings.store.current()
+        if product.update && parent?.record.products.contains(product.name) != true {
+            throw Failure(description: "'\(product.name)' is offered as an update (more images of a known product), and the active version "
+                          + "\(parent.map { "\($0.name) knows \($0.record.products.joined(separator: ", "))" } ?? "does not exist yet")")
+        }
         var increment = try prepare(product, parent: parent)
         var record = product
         record.state = .training
@@ -227,6 +240,20 @@ public final class PendingTrainer {
                       metadata: meta(.trainingFinished, product.name, model: version.name))
         finishStatus(product.name, outcome: "learnt", seconds: seconds, version: version.name)
         return .learnt(product: product.name, version: version.name, activated: activated, seconds: seconds)
+    }
+
+    /// A product its increment cannot be made for (its images unreadable, an update of a product
+    /// the active version does not know): refused with the reason, so that the queue moves on;
+    /// `inspectd products --retry` queues it again once the cause is fixed.
+    func fail(_ product: QueuedProduct, reason: String) throws -> Outcome {
+        var record = product
+        record.state = .refused
+        record.reason = "training failed: \(reason)"
+        try settings.queue.save(record)
+        try discardWork()
+        logger.error("cannot learn \(product.name): \(reason)", metadata: meta(.trainingRejected, product.name, model: nil, reason: record.reason))
+        finishStatus(product.name, outcome: "refused", seconds: 0, version: nil)
+        return .refused(product: product.name, reasons: [record.reason!])
     }
 
     /// The increment to continue: the one on disk when it is for this product and this parent,

@@ -19,6 +19,9 @@ struct Products: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    @Option(help: "Queue a refused product again (its images are kept in the queue).")
+    var retry: String?
+
     func run() throws {
         let configuration: Configuration
         do { configuration = try Configuration.load(mainFile: config) } catch { throw ValidationError("\(error)") }
@@ -35,6 +38,10 @@ struct Products: ParsableCommand {
                 }
             }
             for failure in failures { note("warning: \(failure)") }
+        }
+        if let retry {
+            do { try intake.queue.retry(retry) } catch { throw ValidationError("\(error)") }
+            note("\(retry): queued again")
         }
         let records = try intake.queue.products()
         let status = TrainingStatus.read(stateDirectory: daemon.stateDirectory)

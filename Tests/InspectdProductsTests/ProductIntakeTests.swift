@@ -126,3 +126,23 @@ private func text(_ folder: URL, _ name: String) -> String? {
         #expect(try bench.queue.product("more_bottle")?.update == true)
     }
 }
+
+@Suite struct ProductQueueTests {
+    @Test func onlyARefusedProductIsQueuedAgain() throws {
+        let bench = Bench()
+        defer { bench.remove() }
+        try bench.folder("solar_poly", images: 20)
+        _ = try bench.intake().scan(known: [])
+        #expect(throws: ProductFailure.self) { try bench.queue.retry("solar_poly") }
+        #expect(throws: ProductFailure.self) { try bench.queue.retry("ghost") }
+        var record = try #require(try bench.queue.product("solar_poly"))
+        record.state = .refused
+        record.reason = "solar_mono: AUROC dropped"
+        record.figures = ["solar_mono.auroc": 0.5]
+        try bench.queue.save(record)
+        let later = Date().addingTimeInterval(60)
+        let again = try bench.queue.retry("solar_poly", now: later)
+        #expect(again.state == .queued && again.reason == nil && again.figures.isEmpty && again.queued > record.queued)
+        #expect(try bench.queue.product("solar_poly") == again)
+    }
+}

@@ -134,6 +134,26 @@ struct PendingTrainerTests {
         #expect(try site.store.current()?.name == "v0001")
     }
 
+    /// An update of a product the active version does not know cannot be trained: it is refused
+    /// with the reason and the next product is learnt.
+    @Test func aProductThatCannotBeTrainedIsRefusedAndTheQueueMovesOn() throws {
+        let site = Site()
+        try site.offer("stripes", checkered: false, seed: 1)
+        var ghost = try #require(try site.queue.product("stripes"))
+        ghost.name = "ghost"
+        ghost.update = true
+        ghost.queued = "0000-first"
+        try site.queue.save(ghost)
+        try SyntheticSurface.writeProduct(to: site.queue.imagesFolder(of: "ghost"), count: 20, checkered: false, seed: 4)
+        let outcomes = try site.trainer().run()
+        guard outcomes.count == 2, case .refused("ghost", let reasons) = outcomes[0], case .learnt("stripes", "v0001", true, _) = outcomes[1] else {
+            Issue.record("unexpected outcomes \(outcomes)")
+            return
+        }
+        #expect(reasons.count == 1 && reasons[0].hasPrefix("training failed: ") && reasons[0].contains("ghost"))
+        #expect(try site.state("ghost") == .refused)
+    }
+
     @Test func oneIncrementAtATime() throws {
         let site = Site()
         try site.offer("stripes", checkered: false, seed: 1)
