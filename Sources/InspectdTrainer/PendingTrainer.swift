@@ -154,10 +154,13 @@ public final class PendingTrainer {
         var parent: String?
         var stage: Stage
         var started: String
+        /// Seconds spent on it by earlier runs that stopped (a killed run's time is lost).
+        var seconds: Double?
     }
 
     func learn(_ product: QueuedProduct, ignoreWindow: Bool) throws -> Outcome {
-        let started = Date()
+        // From here to the end of training, then from there to the end: what `increment.seconds` adds up.
+        var counted = Date()
         let parent = try settings.store.current()
         if product.update && parent?.record.products.contains(product.name) != true {
             throw Failure(description: "'\(product.name)' is offered as an update (more images of a known product), and the active version "
@@ -189,16 +192,21 @@ public final class PendingTrainer {
                 try trainer.train(products: [Trainer.ProductSource(name: product.name, folder: settings.queue.imagesFolder(of: product.name).path)],
                                   profile: settings.profile, options: Trainer.IncrementOptions(update: product.update))
             } catch let interrupted as Trainer.Interrupted {
+                increment.seconds = (increment.seconds ?? 0) + Date().timeIntervalSince(counted)
+                try save(increment)
                 logger.info("training \(product.name) stopped at step \(interrupted.step); the next run resumes it")
                 return .stopped(product: product.name, step: interrupted.step)
             }
             increment.stage = .trained
+            increment.seconds = (increment.seconds ?? 0) + Date().timeIntervalSince(counted)
+            counted = Date()
             try save(increment)
         }
 
         writeStatus(TrainingStatus(phase: .validating, product: product.name, pid: getpid()))
         let verdict = try check(product.name, parent: parent)
-        let seconds = Date().timeIntervalSince(started)
+        // The increment's time in every run that worked on it.
+        let seconds = (increment.seconds ?? 0) + Date().timeIntervalSince(counted)
         guard verdict.passed else {
             record.state = .refused
             record.figures = verdict.figures

@@ -195,8 +195,14 @@ struct PendingTrainerTests {
         let checkpoint = site.trainingFolder.appendingPathComponent("work/training-state.safetensors")
         #expect(FileManager.default.fileExists(atPath: checkpoint.path))
 
+        // The stopped run's time is kept, and counted into the increment's duration.
+        let increment = try JSONSerialization.jsonObject(with: Data(contentsOf: site.trainingFolder.appendingPathComponent("increment.json"))) as? [String: Any]
+        let spent = try #require(increment?["seconds"] as? Double)
+        #expect(spent > 0)
+
         let resumed = try site.trainer().run()
         #expect(resumed.count == 1 && site.log.messages.contains("resuming at step 2 of 6"))
+        #expect(outcomesSeconds(resumed) > spent)
         #expect(try site.store.current()?.name == "v0002" && site.state("checks") == .learnt)
 
         try site.offer("dots", checkered: true, seed: 5)
