@@ -79,9 +79,10 @@ final class DaemonHarness: @unchecked Sendable {
     }
 
     func start(loader: @escaping InspectionDaemon.ScorerLoader, environment: [String: String] = [:],
-               logger: Logger = DaemonHarness.quietLogger) async throws {
+               logger: Logger = DaemonHarness.quietLogger,
+               startTrainer: @escaping TrainerStarter = { _ in throw CocoaError(.featureUnsupported) }) async throws {
         let daemon = try InspectionDaemon(configFile: configFile.path, notifier: ServiceNotifier(environment: environment),
-                                          logger: logger, loadScorer: loader)
+                                          logger: logger, startTrainer: startTrainer, loadScorer: loader)
         let group = ServiceGroup(configuration: .init(services: [.init(service: daemon)], logger: logger))
         self.daemon = daemon
         self.group = group

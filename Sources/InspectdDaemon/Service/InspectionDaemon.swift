@@ -52,6 +52,7 @@ public actor InspectionDaemon: Service {
     /// (a broken model store, a full disk) is retried less and less often, not every tick.
     var trainerFailures = 0
     var nextTrainerStart = Date.distantPast
+    var trainerRestartDelay: TimeInterval = 60
 
     /// Reads the configuration and the frame index; nothing runs until `run()`.
     public init(configFile: String, dropInDirectory: String? = nil, notifier: ServiceNotifier = ServiceNotifier(),
@@ -303,7 +304,10 @@ public actor InspectionDaemon: Service {
         if let child = trainerChild, let exit = child.exitStatus {
             trainerChild = nil
             if exit == 0 {
+                // It ended with products still waiting only when it could not take them (the
+                // window closed, or a timer's run holds the lock): no point in asking again at once.
                 trainerFailures = 0
+                nextTrainerStart = Date().addingTimeInterval(trainerRestartDelay)
             } else {
                 trainerFailures += 1
                 let delay = min(3600, 60 * pow(2, Double(trainerFailures - 1)))
@@ -322,6 +326,8 @@ public actor InspectionDaemon: Service {
             logger.error("cannot start the trainer: \(error)")
         }
     }
+
+    func setTrainerRestartDelay(_ seconds: TimeInterval) { trainerRestartDelay = seconds }
 
     /// What the trainer is doing, for STATUS=; nil when it is idle.
     var trainingLine: String?
