@@ -72,30 +72,35 @@ struct PendingTrainerTests {
 
     @Test func learnsQueuedProductsOneIncrementAtATime() throws {
         let site = Site()
-        try site.offer("stripes", checkered: false, seed: 1)
         try site.offer("checks", checkered: true, seed: 2)
+        try site.offer("stripes", checkered: false, seed: 1)
+        // Oldest first: stripes is made the older of the two (both were queued within a second).
+        for (name, queued) in [("stripes", "2026-01-01T00:00:00Z"), ("checks", "2026-01-01T00:00:01Z")] {
+            var record = try #require(try site.queue.product(name))
+            record.queued = queued
+            try site.queue.save(record)
+        }
         let outcomes = try site.trainer().run()
-        // Oldest first; both queued in the same second, so by name.
-        guard outcomes.count == 2, case .learnt("checks", "v0001", true, _) = outcomes[0],
-              case .learnt("stripes", "v0002", true, _) = outcomes[1] else {
+        guard outcomes.count == 2, case .learnt("stripes", "v0001", true, _) = outcomes[0],
+              case .learnt("checks", "v0002", true, _) = outcomes[1] else {
             Issue.record("unexpected outcomes \(outcomes)")
             return
         }
         let current = try #require(try site.store.current())
         #expect(current.name == "v0002" && current.record.parent == "v0001" && current.record.products == ["checks", "stripes"])
-        #expect(current.record.origin == "increment: stripes")
+        #expect(current.record.origin == "increment: checks")
         // The second increment was judged against the first version on the older product.
-        for key in ["checks.auroc_before", "checks.auroc", "checks.fpr_before", "checks.fpr", "stripes.auroc", "increment_seconds"] {
+        for key in ["stripes.auroc_before", "stripes.auroc", "stripes.fpr_before", "stripes.fpr", "checks.auroc", "increment_seconds"] {
             #expect(current.record.figures[key] != nil, "figure \(key) missing")
         }
-        #expect(try site.queue.product("checks")?.version == "v0001")
-        #expect(try site.state("stripes") == .learnt)
+        #expect(try site.queue.product("stripes")?.version == "v0001")
+        #expect(try site.state("checks") == .learnt)
         // The version is a complete model, and the work folder is gone.
         let model = try ModelFolder(current.folder).load()
         #expect(Set(model.manifest.products.keys) == ["checks", "stripes"] && model.manifest.quantisation != nil)
         #expect(!FileManager.default.fileExists(atPath: site.trainingFolder.appendingPathComponent("work").path))
         let status = TrainingStatus.read(stateDirectory: site.configuration.daemon.stateDirectory)
-        #expect(status.phase == .idle && status.lastProduct == "stripes" && status.lastOutcome == "learnt" && status.lastVersion == "v0002")
+        #expect(status.phase == .idle && status.lastProduct == "checks" && status.lastOutcome == "learnt" && status.lastVersion == "v0002")
         // Nothing left: a second run does nothing.
         #expect(try site.trainer().run().isEmpty)
     }
