@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InspectdConfig
 import InspectdContinual
 import InspectdDetector
 import InspectdModel
@@ -50,8 +51,12 @@ struct Train: ParsableCommand {
         guard TrainingProfile.named(profile) != nil else {
             throw ValidationError("--profile must be one of \(TrainingProfile.all.map(\.name).joined(separator: ", ")), not '\(profile)'")
         }
-        for product in products where parseProduct(product) == nil {
-            throw ValidationError("--product expects NAME=IMAGES_DIR, got '\(product)'")
+        for product in products {
+            guard let source = parseProduct(product) else { throw ValidationError("--product expects NAME=IMAGES_DIR, got '\(product)'") }
+            // The name becomes a folder, a metric label and a configuration table: the configuration's rule.
+            guard Configuration.isValidName(source.name) else {
+                throw ValidationError("--product \(product): '\(source.name)' is not a product name: \(Configuration.nameRule("a name"))")
+            }
         }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
         guard BasisMethod(rawValue: basis) != nil else {

@@ -132,6 +132,23 @@ struct IncrementTests {
         }
     }
 
+    /// Too few images to hold any out are refused before anything is trained; a few more train,
+    /// with a warning.
+    @Test func tooFewImagesAreRefusedAndAFewAreWarnedAbout() throws {
+        let root = temporaryRoot()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let two = try Self.product(root, "two", count: 2, checkered: false, seed: 1)
+        let folder = ModelFolder(root.appendingPathComponent("model"))
+        #expect { try trainer(folder).train(products: [two], profile: Self.profile, options: Self.options) } throws: {
+            "\($0)".contains("'two' has 2 images; at least 5 are needed")
+        }
+        #expect(!folder.exists)
+        let eight = try Self.product(root, "eight", count: 8, checkered: false, seed: 1)
+        var lines: [String] = []
+        try trainer(folder) { lines.append($0) }.train(products: [eight], profile: Self.profile, options: Self.options)
+        #expect(lines.contains { $0.hasPrefix("warning: eight: 8 images; with 20 or more") })
+    }
+
     /// A model without bases (unprojected, or from before them) gets them from its products' folders
     /// at its first projected increment, and fails clearly when a folder is gone.
     @Test func missingBasesComeFromTheProductsFolders() throws {

@@ -72,6 +72,12 @@ public final class Trainer {
         }
     }
 
+    /// The fewest normal images a product is trained on: below this none are held out, and its
+    /// threshold would come from the images it was trained on.
+    public static let minimumImages = ProductImages.minimumImagesForHoldout
+    /// Below this many a product trains, with a warning: 20 is the product intake's default too.
+    public static let comfortableImages = 20
+
     static let stateName = "training-state.safetensors"
 
     let folder: ModelFolder
@@ -145,6 +151,16 @@ public final class Trainer {
 
         // Data: model-size images per product, clean latents cached once.
         let sets = try products.map { try ProductImages(product: $0.name, folder: $0.folder, holdoutFraction: settings.holdoutFraction) }
+        for set in sets {
+            guard set.all.count >= Self.minimumImages else {
+                throw Failure(description: "\(set.folder): '\(set.product)' has \(set.all.count) image\(set.all.count == 1 ? "" : "s"); "
+                              + "at least \(Self.minimumImages) are needed, so that some can be held out to set its threshold")
+            }
+            if set.all.count < Self.comfortableImages {
+                log("warning: \(set.product): \(set.all.count) images; with \(Self.comfortableImages) or more its threshold comes from "
+                    + "more held-out images (\(set.holdout.count) now) and is less likely to flag good frames")
+            }
+        }
         let images = sets.map { set in decodeModelImages(set.training, product: set.product, extractor: extractor, log: log) }
         for (set, loaded) in zip(sets, images) where loaded.isEmpty {
             throw Failure(description: "\(set.folder): none of the \(set.training.count) training images of '\(set.product)' could be decoded")

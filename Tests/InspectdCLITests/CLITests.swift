@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+
+/// The `inspectd` executable built beside the tests, run as a user runs it: arguments in, exit
+/// status and messages out. Skipped when the binary is not there (a build of the tests alone).
+struct CLITests {
+    static let binary: URL? = {
+        let folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let candidate = folder.appendingPathComponent("inspectd")
+        return FileManager.default.isExecutableFile(atPath: candidate.path) ? candidate : nil
+    }()
+
+    struct Run {
+        let status: Int32
+        let output: String
+        let errors: String
+    }
+
+    static func run(_ arguments: [String]) throws -> Run {
+        let process = Process()
+        process.executableURL = binary!
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let output = out.fileHandleForReading.readDataToEndOfFile(), errors = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, output: String(decoding: output, as: UTF8.self),
+                   errors: String(decoding: errors, as: UTF8.self))
+    }
+
+    @Test(.enabled(if: binary != nil, "the inspectd executable is not built beside the tests"))
+    func versionIsPrinted() throws {
+        let run = try Self.run(["--version"])
+        #expect(run.status == 0)
+        #expect(run.output.range(of: #"^\d+\.\d+\.\d+\n$"#, options: .regularExpression) != nil, "\(run.output)")
+    }
+
+    /// A product name becomes a folder and a configuration table: `train` takes only what the
+    /// configuration would, before it reads anything.
+    @Test(.enabled(if: binary != nil, "the inspectd executable is not built beside the tests"))
+    func trainRefusesANameTheConfigurationWouldNot() throws {
+        let model = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: model) }
+        let run = try Self.run(["train", "--model", model.path, "--product", "../../etc=/tmp"])
+        #expect(run.status != 0)
+        #expect(run.errors.contains("'../../etc' is not a product name"), "\(run.errors)")
+        #expect(!FileManager.default.fileExists(atPath: model.path))
+    }
+
+    @Test(.enabled(if: binary != nil, "the inspectd executable is not built beside the tests"))
+    func checkConfigNamesTheFileLineAndKey() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let file = folder.appendingPathComponent("inspectd.toml")
+        try "[daemon]\nbatch_max = 0\n".write(to: file, atomically: true, encoding: .utf8)
+        let bad = try Self.run(["check-config", "--config", file.path])
+        #expect(bad.status == 1)
+        #expect(bad.errors.contains("\(file.path):2: daemon.batch_max: expected an integer from 1 to 64"), "\(bad.errors)")
+        try "[daemon]\nbatch_max = 4\n".write(to: file, atomically: true, encoding: .utf8)
+        let good = try Self.run(["check-config", "--config", file.path])
+        #expect(good.status == 0 && good.output.contains("OK, 0 camera(s)"), "\(good.output)\(good.errors)")
+    }
+}
