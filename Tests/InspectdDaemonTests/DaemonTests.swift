@@ -219,3 +219,51 @@ final class StateLockTests: XCTestCase {
         XCTAssertNoThrow(try InspectionDaemon(configFile: harness.configFile.path, logger: DaemonHarness.quietLogger) { _ in nil })
     }
 }
+
+/// SIGTERM (the ServiceGroup's graceful shutdown) finishes the batch being scored and no more: the
+/// frames still queued are left in their folder, unrecorded, and the next start scores each once.
+final class ShutdownTests: XCTestCase {
+    /// The brightness scorer, slowed down, counting every frame it scores.
+    struct CountingScorer: FrameScorer {
+        let inner = BrightnessScorer()
+        let scored: Locked<Int>
+        let delay: TimeInterval
+        var version: String { inner.version }
+        var products: [String] { inner.products }
+        var warnings: [String] { [] }
+        func score(_ frame: Image, product: String, normalisedThreshold: Float) throws -> FrameScore {
+            Thread.sleep(forTimeInterval: delay)
+            scored.update { $0 += 1 }
+            return try inner.score(frame, product: product, normalisedThreshold: normalisedThreshold)
+        }
+    }
+
+    func testAStopFinishesTheBatchInFlightAndLeavesTheQueueToTheNextStart() async throws {
+        let harness = try DaemonHarness(daemonExtra: "batch_max = 2")
+        defer { harness.cleanUp() }
+        let scored = Locked(0)
+        try await harness.start(scorer: CountingScorer(scored: scored, delay: 0.2))
+        let cam = harness.camera("cam1")
+        let count = 30
+        for i in 0..<count {
+            try Data(DaemonHarness.frame(bright: i % 3 == 0, seed: UInt8(i))).write(to: cam.appendingPathComponent(String(format: "f%02d.png", i)))
+        }
+        _ = try await harness.waitForVerdicts(1)
+        let stopping = ContinuousClock.now
+        try await harness.stop()
+        let stopTook = ContinuousClock.now - stopping
+        let atStop = harness.verdicts().count
+        XCTAssertLessThan(atStop, 8, "the stop scored the queue instead of the batch in flight")
+        XCTAssertLessThan(stopTook, .seconds(1.5), "stopping took \(stopTook)")
+        XCTAssertEqual(scored.current, atStop, "every frame scored has its verdict")
+
+        try await harness.start(scorer: CountingScorer(scored: scored, delay: 0))
+        _ = try await harness.waitForVerdicts(count)
+        try await Task.sleep(for: .milliseconds(500))
+        try await harness.stop()
+        let frames = harness.verdicts().map { URL(fileURLWithPath: $0["frame"] as! String).lastPathComponent }
+        XCTAssertEqual(frames.count, count)
+        XCTAssertEqual(Set(frames).count, count)
+        XCTAssertEqual(scored.current, count, "no frame scored twice across the restart")
+    }
+}

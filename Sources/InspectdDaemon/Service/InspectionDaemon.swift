@@ -105,7 +105,9 @@ public actor InspectionDaemon: Service {
     /// it up to `batch_max`, in one batch. It never waits for a batch to fill, so a lone frame is
     /// scored as soon as it arrives, and a burst is scored in batches that cost less per frame.
     func scoringLoop() async {
-        while let first = await queue.next() {
+        // After a stop began only the batch in flight finishes: frames still queued have no entry
+        // in the index, so the next start's scan finds them, well inside systemd's stop timeout.
+        while let first = await queue.next(), !shuttingDown {
             let arrivals = [first] + queue.takeWaiting(upTo: configuration.daemon.batchMax - 1)
             let processor = FrameProcessor(
                 configuration: configuration, scorer: scorer, spool: spool,
@@ -137,7 +139,7 @@ public actor InspectionDaemon: Service {
     func beginShutdown() {
         shuttingDown = true
         notify { try $0.stopping() }
-        logger.info("stopping: finishing the frames in flight")
+        logger.info("stopping: finishing the batch being scored; frames still queued are scored at the next start (\(queue.depth) now)")
         watcherTask?.cancel()
         queue.finish()
         trainerChild?.stop()
