@@ -274,3 +274,23 @@ public enum DailyWindow: Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension Configuration {
+    /// Cameras whose folder does not exist now (a typo, a share not mounted): nothing from them
+    /// is inspected until it appears. Relative folders are taken from the working directory.
+    public var camerasWithoutFolder: [Camera] {
+        cameras.filter { camera in
+            var isFolder: ObjCBool = false
+            return !FileManager.default.fileExists(atPath: camera.folder, isDirectory: &isFolder) || !isFolder.boolValue
+        }
+    }
+
+    /// Cameras configured for one product that `known` (the model's products) lacks: every frame
+    /// of theirs would get an ERROR verdict until the product is learnt.
+    public func camerasWithUnknownProduct(known: Set<String>) -> [(camera: Camera, product: String)] {
+        cameras.compactMap { camera in
+            guard case .fixed(let product) = camera.product, !known.contains(product) else { return nil }
+            return (camera, product)
+        }
+    }
+}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import InspectdConfig
 import InspectdDaemon
+import InspectdDetector
 import InspectdSystemd
 import Logging
 import ServiceLifecycle
@@ -48,6 +49,20 @@ struct CheckConfig: ParsableCommand {
                 case .subfolder: product = "named by subfolder"
                 }
                 print("  \(camera.name): \(camera.folder) (\(product)\(camera.pollInterval.map { ", polled every \($0)" } ?? ""))")
+            }
+            // Not errors: a share may be mounted and a product learnt after the check. Said, so
+            // that a line does not run uninspected without anyone knowing.
+            for camera in settings.camerasWithoutFolder {
+                note("warning: camera \(camera.name): its folder \(camera.folder) does not exist; nothing is inspected until it appears")
+            }
+            let model = ModelFolder(URL(fileURLWithPath: settings.daemon.modelDirectory).resolvingSymlinksInPath())
+            if let known = try? model.readManifest().products.keys {
+                for (camera, product) in settings.camerasWithUnknownProduct(known: Set(known)) {
+                    note("warning: camera \(camera.name): product \(product) is not known by the model in \(settings.daemon.modelDirectory) "
+                         + "(it knows \(known.sorted().joined(separator: ", "))); its frames get ERROR verdicts until it is learnt")
+                }
+            } else {
+                note("warning: no model in \(settings.daemon.modelDirectory) yet: frames wait in their folders until one is trained")
             }
         } catch {
             note("\(error)")

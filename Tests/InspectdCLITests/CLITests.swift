@@ -62,5 +62,19 @@ struct CLITests {
         try "[daemon]\nbatch_max = 4\n".write(to: file, atomically: true, encoding: .utf8)
         let good = try Self.run(["check-config", "--config", file.path])
         #expect(good.status == 0 && good.output.contains("OK, 0 camera(s)"), "\(good.output)\(good.errors)")
+
+        // A camera whose folder is missing, and no model: valid, with a warning for each.
+        try """
+        [daemon]
+        state_dir = "\(folder.path)/state"
+        [[camera]]
+        name = "cam1"
+        folder = "\(folder.path)/no-such-folder"
+        product = "widget"
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let warned = try Self.run(["check-config", "--config", file.path])
+        #expect(warned.status == 0)
+        #expect(warned.errors.contains("warning: camera cam1: its folder \(folder.path)/no-such-folder does not exist"), "\(warned.errors)")
+        #expect(warned.errors.contains("warning: no model in \(folder.path)/state/models/current yet"), "\(warned.errors)")
     }
 }

@@ -163,6 +163,12 @@ public actor InspectionDaemon: Service {
                 logger.notice("rescanning every camera folder: \(reason)", metadata: ["MESSAGE_ID": "\(JournalMessageID.rescan.id)"])
             case .watchFailed(let folder, let reason):
                 logger.error("cannot watch \(folder): \(reason)")
+            case .folderMissing(let folder):
+                logger.warning("camera folder \(folder) does not exist (a typo, or a share not mounted?): nothing from it is inspected until it appears")
+            case .folderAppeared(let folder):
+                logger.notice("camera folder \(folder) exists now and is watched")
+            case .folderRemoved(let folder):
+                logger.warning("camera folder \(folder) was removed or moved away: nothing from it is inspected until it is back")
             default:
                 logger.debug("watcher: \(event)")
             }
@@ -227,10 +233,22 @@ public actor InspectionDaemon: Service {
             }
             reportedNoModel = false
             scorer = loaded
+            warnAboutUnknownProducts()
             metrics.setModel(loaded.version, precision: loaded.precision.rawValue)
             watcher?.rescan()
         } catch {
             logger.error("cannot load the model in \(configuration.daemon.modelDirectory): \(error)")
+        }
+    }
+
+    /// Cameras set to a product the model does not know, said once per model and configuration:
+    /// their frames get ERROR verdicts until the product is learnt.
+    func warnAboutUnknownProducts() {
+        guard let scorer else { return }
+        for (camera, product) in configuration.camerasWithUnknownProduct(known: Set(scorer.products)) {
+            let known = scorer.products.joined(separator: ", ")
+            logger.warning("camera \(camera.name) is set to product \(product), which model \(scorer.version) does not know (it knows \(known)): its frames get ERROR verdicts until \(product) is learnt",
+                           metadata: [JournalField.camera: "\(camera.name)", JournalField.product: "\(product)"])
         }
     }
 
@@ -372,6 +390,7 @@ public actor InspectionDaemon: Service {
                 startWatcher()
             }
             loadModel()
+            warnAboutUnknownProducts()
             logger.notice("configuration reloaded from \(fresh.files.joined(separator: ", "))",
                           metadata: ["MESSAGE_ID": "\(JournalMessageID.configurationReloaded.id)"])
         } catch {
