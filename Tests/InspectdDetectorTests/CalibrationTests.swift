@@ -14,6 +14,14 @@ import Testing
         #expect(c.images == 4)
     }
 
+    /// The default margin is a tenth of the held-out spread: every threshold in the manifests and
+    /// figures of docs/RESULTS.md was fitted with it.
+    @Test func theDefaultMarginIsATenthOfTheSpread() {
+        let c = Calibration(heldOutNormalScores: [1, 2, 3, 5])
+        #expect(abs(c.threshold - 5.4) < 1e-6)
+        #expect(c.method == "max of 4 held-out normal scores + 0.1 x their spread")
+    }
+
     @Test func identicalScoresStillGiveAUsableRange() {
         let c = Calibration(heldOutNormalScores: [2, 2])
         #expect(c.threshold > 2)
