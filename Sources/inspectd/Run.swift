@@ -23,6 +23,9 @@ struct Run: AsyncParsableCommand {
         }
         try InspectdLogging.bootstrap(identifier: "inspectd", level: Logger.Level(rawValue: settings.daemon.logLevel) ?? .info)
         let logger = Logger(label: "inspectd")
+        if geteuid() == 0 {
+            logger.warning("inspectd is running as root: it needs no privileges, and a frame or a product folder could make it read or write where only root may; run it as an unprivileged user (the systemd unit runs it as 'inspectd')")
+        }
         let daemon = try InspectionDaemon(configFile: config, logger: logger, loadScorer: InspectionDaemon.modelLoader())
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -78,3 +78,51 @@ struct CLITests {
         #expect(warned.errors.contains("warning: no model in \(folder.path)/state/models/current yet"), "\(warned.errors)")
     }
 }
+
+/// `inspectd run` as a process, signalled as systemd and a terminal signal it.
+struct DaemonProcessTests {
+    /// Everything the process writes to stderr, as it arrives.
+    final class Output: @unchecked Sendable {
+        private let lock = NSLock()
+        private var text = ""
+        func append(_ data: Data) { lock.withLock { text += String(decoding: data, as: UTF8.self) } }
+        var current: String { lock.withLock { text } }
+
+        func wait(for needle: String, timeout: TimeInterval = 30) -> Bool {
+            let deadline = Date().addingTimeInterval(timeout)
+            while Date() < deadline {
+                if current.contains(needle) { return true }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            return false
+        }
+    }
+
+    @Test(.enabled(if: CLITests.binary != nil, "the inspectd executable is not built beside the tests"))
+    func sighupReloadsAndSigtermStopsARealDaemon() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let file = folder.appendingPathComponent("inspectd.toml")
+        try "[daemon]\nstate_dir = \"\(folder.path)/state\"\nspool_dir = \"\(folder.path)/spool\"\n".write(to: file, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = CLITests.binary!
+        process.arguments = ["run", "--config", file.path]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        let output = Output()
+        errors.fileHandleForReading.readabilityHandler = { output.append($0.availableData) }
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        #expect(output.wait(for: "inspectd ready"), "\(output.current)")
+        if geteuid() == 0 { #expect(output.current.contains("inspectd is running as root")) }
+        kill(process.processIdentifier, SIGHUP)
+        #expect(output.wait(for: "configuration reloaded"), "\(output.current)")
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+        #expect(output.wait(for: "inspectd stopped"), "\(output.current)")
+    }
+}
