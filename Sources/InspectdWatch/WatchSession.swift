@@ -38,6 +38,8 @@ final class WatchSession {
     private var cameras: [Camera]
     private var watches: [Int32: Watch] = [:]
     private var settling: [String: Settling] = [:]
+    /// Links already reported, so that every rescan does not report them again.
+    private var reportedLinks: Set<String> = []
     private var nextFolderCheck: ContinuousClock.Instant?
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
 
@@ -175,8 +177,14 @@ final class WatchSession {
                 var seen = Set<Int32>()
                 watchTree(watch.camera, path, seen: &seen, frames: &frames)
             }
-        } else if mask & UInt32(IN_CLOSE_WRITE | IN_MOVED_TO) != 0 {
-            guard spec.acceptsFileName(name), FileStamp(path: path) != nil else { return }
+        } else if mask & UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) != 0 {
+            guard spec.acceptsFileName(name) else { return }
+            if Self.isLink(path) {
+                reportLink(path)
+                return
+            }
+            // A new regular file is taken when it is closed; its creation only says it is coming.
+            guard mask & UInt32(IN_CLOSE_WRITE | IN_MOVED_TO) != 0, FileStamp(path: path) != nil else { return }
             take(watch.camera, path, frames: &frames)
         }
     }
@@ -214,7 +222,7 @@ final class WatchSession {
         let spec = cameras[i].spec
         let events = spec.recursive
             ? IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF
-            : IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF
+            : IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF
         let wd = inotify_add_watch(inotify, folder, UInt32(events | IN_ONLYDIR | IN_EXCL_UNLINK))
         if wd >= 0, let owner = watches[wd], owner.camera != i {
             // One inotify watch per folder: a second camera would steal the first one's events.
@@ -232,6 +240,8 @@ final class WatchSession {
         for entry in Self.list(folder) {
             if entry.isDirectory {
                 if spec.recursive { watchTree(i, entry.path, seen: &seen, frames: &frames) }
+            } else if entry.isLink {
+                if spec.acceptsFileName(entry.name) { reportLink(entry.path) }
             } else if spec.acceptsFileName(entry.name) {
                 let age = Date().timeIntervalSince(entry.stamp.mtime)
                 if age >= settle.inSeconds {
@@ -277,6 +287,10 @@ final class WatchSession {
                     continue
                 }
                 guard cameras[i].spec.acceptsFileName(entry.name) else { continue }
+                if entry.isLink {
+                    reportLink(entry.path)
+                    continue
+                }
                 var taken = false
                 if let previous = cameras[i].polled[entry.path], previous.stamp == entry.stamp {
                     taken = previous.taken
@@ -304,12 +318,15 @@ final class WatchSession {
         let name: String
         let path: String
         let isDirectory: Bool
+        /// A symbolic link: listed to be reported, never taken (its stamp is the link's own).
+        let isLink: Bool
         let stamp: FileStamp
     }
 
-    /// The folder's regular files (symlinks to them too) and real subfolders, by name; hidden
-    /// subfolders are left out, as staging areas (rsync's `.~tmp~`) are hidden. Symlinked folders
-    /// are not followed: a link back up the tree would never end.
+    /// The folder's regular files, symbolic links and real subfolders, by name; hidden subfolders
+    /// are left out, as staging areas (rsync's `.~tmp~`) are hidden. Links are never followed,
+    /// whether to files or folders: a frame is a regular file in the camera's folder, and a link
+    /// could point anywhere the daemon may read (or back up the tree, without end).
     private static func list(_ folder: String) -> [Entry] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
         var entries: [Entry] = []
@@ -319,16 +336,26 @@ final class WatchSession {
             guard lstat(path, &info) == 0 else { continue }
             switch info.st_mode & S_IFMT {
             case S_IFDIR:
-                if !name.hasPrefix(".") { entries.append(Entry(name: name, path: path, isDirectory: true, stamp: FileStamp(info))) }
+                if !name.hasPrefix(".") { entries.append(Entry(name: name, path: path, isDirectory: true, isLink: false, stamp: FileStamp(info))) }
             case S_IFREG:
-                entries.append(Entry(name: name, path: path, isDirectory: false, stamp: FileStamp(info)))
+                entries.append(Entry(name: name, path: path, isDirectory: false, isLink: false, stamp: FileStamp(info)))
             case S_IFLNK:
-                if let stamp = FileStamp(path: path) { entries.append(Entry(name: name, path: path, isDirectory: false, stamp: stamp)) }
+                entries.append(Entry(name: name, path: path, isDirectory: false, isLink: true, stamp: FileStamp(info)))
             default:
                 continue
             }
         }
         return entries
+    }
+
+    private static func isLink(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK
+    }
+
+    private func reportLink(_ path: String) {
+        guard reportedLinks.insert(path).inserted else { return }
+        report(.linkIgnored(path))
     }
 
     private static func isDirectory(_ path: String) -> Bool {

@@ -79,6 +79,8 @@ public enum WatchEvent: Sendable, Hashable {
     case folderAppeared(String)
     /// A watched camera folder was deleted or moved away; it is waited for like a missing one.
     case folderRemoved(String)
+    /// A symbolic link with a frame's name: links are never taken as frames (reported once).
+    case linkIgnored(String)
 }
 
 /// Size and modification time of a file: what tells, without reading it, whether a file changed.
@@ -91,10 +93,10 @@ public struct FileStamp: Sendable, Hashable {
         self.mtime = mtime
     }
 
-    /// The stamp of the regular file at `path` (symlinks followed); nil when there is none.
+    /// The stamp of the regular file at `path`; nil when there is none (a symbolic link is not one).
     public init?(path: String) {
         var info = stat()
-        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
         self.init(info)
     }
 

@@ -165,6 +165,13 @@ final class WatchRun: Sendable {
 
     /// The names that arrived, each once, sorted.
     var arrivedNames: [String] { Array(Set(arrivals.map { $0.url.lastPathComponent })).sorted() }
+    /// The paths reported as ignored links, in order.
+    var ignoredLinks: [String] {
+        events.compactMap { event in
+            if case .linkIgnored(let path) = event { return path }
+            return nil
+        }
+    }
 }
 
 func camera(_ folder: URL, name: String = "cam", recursive: Bool = true, pollInterval: Duration? = nil) -> WatchedCamera {

@@ -167,6 +167,8 @@ public actor InspectionDaemon: Service {
                 logger.warning("camera folder \(folder) does not exist (a typo, or a share not mounted?): nothing from it is inspected until it appears")
             case .folderAppeared(let folder):
                 logger.notice("camera folder \(folder) exists now and is watched")
+            case .linkIgnored(let path):
+                logger.notice("ignored \(path): it is a symbolic link, and only regular files are taken as frames (a link could point anywhere)")
             case .folderRemoved(let folder):
                 logger.warning("camera folder \(folder) was removed or moved away: nothing from it is inspected until it is back")
             default:
