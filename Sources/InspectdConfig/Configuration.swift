@@ -170,6 +170,9 @@ public struct Camera: Sendable, Equatable {
     public var recursive: Bool
     /// nil: inotify. Set for network shares, where inotify sees nothing.
     public var pollInterval: Duration?
+    /// nil: a frame is taken when its writer closes it. Set for writers that close a frame and
+    /// open it again to write more: a frame is taken once it stayed unchanged this long.
+    public var settle: Duration?
     public var after: AfterScoring
     /// Lower-case, without the dot; file names are compared case-insensitively.
     public var extensions: [String]
@@ -177,8 +180,9 @@ public struct Camera: Sendable, Equatable {
     public static let defaultExtensions = ["png", "jpg", "jpeg"]
 
     public init(name: String, folder: String, product: ProductRule, recursive: Bool = true,
-                pollInterval: Duration? = nil, after: AfterScoring = .leave,
+                pollInterval: Duration? = nil, settle: Duration? = nil, after: AfterScoring = .leave,
                 extensions: [String] = Camera.defaultExtensions) {
+        self.settle = settle
         self.name = name
         self.folder = folder
         self.product = product

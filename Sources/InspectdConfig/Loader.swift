@@ -245,10 +245,11 @@ private struct Builder {
         var product: (ProductRule, key: String)?
         var recursive = true
         var pollInterval: Duration?
+        var settle: Duration?
         var after: (word: String, line: Int) = ("leave", header.line)
         var archive: (String, line: Int)?
         var extensions = Camera.defaultExtensions
-        let keys = ["name", "folder", "product", "product_from", "recursive", "poll_interval", "after", "archive_dir", "extensions"]
+        let keys = ["name", "folder", "product", "product_from", "recursive", "poll_interval", "settle", "after", "archive_dir", "extensions"]
         for keyName in table.keys {
             let value = table[keyName]!
             let key = TOML.join(path, keyName)
@@ -276,6 +277,8 @@ private struct Builder {
                 recursive = try reader.boolean(value, key: key)
             case "poll_interval":
                 pollInterval = try reader.duration(value, key: key, zeroAllowed: false)
+            case "settle":
+                settle = try reader.duration(value, key: key, zeroAllowed: false)
             case "after":
                 after = (try reader.choice(value, key: key, ["leave", "archive", "delete"]), value.line)
             case "archive_dir":
@@ -312,7 +315,7 @@ private struct Builder {
         }
         return CameraEntry(
             camera: Camera(name: name.0, folder: folder.0, product: product.0, recursive: recursive,
-                           pollInterval: pollInterval, after: afterScoring, extensions: extensions),
+                           pollInterval: pollInterval, settle: settle, after: afterScoring, extensions: extensions),
             file: reader.file, path: path, nameLine: name.line, folderLine: folder.line, archiveLine: archive?.line)
     }
 

@@ -146,7 +146,7 @@ final class WatchSession {
             if stamp == entry.stamp {
                 take(entry.camera, path, frames: &frames)
             } else {
-                settling[path] = Settling(camera: entry.camera, stamp: stamp, due: now + settle)
+                settling[path] = Settling(camera: entry.camera, stamp: stamp, due: now + settleTime(entry.camera))
             }
         }
         if let check = nextFolderCheck, check <= now {
@@ -184,8 +184,12 @@ final class WatchSession {
                 return
             }
             // A new regular file is taken when it is closed; its creation only says it is coming.
-            guard mask & UInt32(IN_CLOSE_WRITE | IN_MOVED_TO) != 0, FileStamp(path: path) != nil else { return }
-            take(watch.camera, path, frames: &frames)
+            guard mask & UInt32(IN_CLOSE_WRITE | IN_MOVED_TO) != 0, let stamp = FileStamp(path: path) else { return }
+            if let quiet = spec.settle {
+                settling[path] = Settling(camera: watch.camera, stamp: stamp, due: .now + quiet)
+            } else {
+                take(watch.camera, path, frames: &frames)
+            }
         }
     }
 
@@ -244,6 +248,7 @@ final class WatchSession {
                 if spec.acceptsFileName(entry.name) { reportLink(entry.path) }
             } else if spec.acceptsFileName(entry.name) {
                 let age = Date().timeIntervalSince(entry.stamp.mtime)
+                let settle = settleTime(i)
                 if age >= settle.inSeconds {
                     take(i, entry.path, frames: &frames)
                 } else {
@@ -347,6 +352,9 @@ final class WatchSession {
         }
         return entries
     }
+
+    /// How long a listed file must stay unchanged: the watcher's, or the camera's when longer.
+    private func settleTime(_ i: Int) -> Duration { max(settle, cameras[i].spec.settle ?? .zero) }
 
     private static func isLink(_ path: String) -> Bool {
         var info = stat()

@@ -16,9 +16,13 @@ public struct WatchedCamera: Sendable, Hashable {
     /// nil: inotify. Otherwise the folder is listed at this interval, for network shares where
     /// inotify sees nothing of what other machines write.
     public var pollInterval: Duration?
+    /// nil: a frame is taken at its writer's close. Set: only once it stayed unchanged this long,
+    /// for writers that close a frame and reopen it to write more (a close says nothing there).
+    public var settle: Duration?
 
     public init(name: String, folder: URL, recursive: Bool = true, extensions: Set<String> = ["png", "jpg", "jpeg"],
-                pollInterval: Duration? = nil) {
+                pollInterval: Duration? = nil, settle: Duration? = nil) {
+        self.settle = settle
         self.name = name
         self.folder = folder
         self.recursive = recursive

@@ -183,11 +183,12 @@ import Testing
         let main = try scratch.write("inspectd.toml", uncommented.joined(separator: "\n"))
         let configuration = try Configuration.load(mainFile: main)
         #expect(configuration == Configuration(
-            cameras: [Camera(name: "line1-top", folder: "/srv/cameras/line1-top", product: .fixed("bottle"), pollInterval: .seconds(5))],
+            cameras: [Camera(name: "line1-top", folder: "/srv/cameras/line1-top", product: .fixed("bottle"), pollInterval: .seconds(5),
+                                   settle: .seconds(3))],
             products: ["bottle": ProductSettings(threshold: 0.5)],
             files: [main]))
         // Make sure the rewrite did uncomment the settings, not only the example camera.
-        #expect(uncommented.filter { $0.contains(" = ") && !$0.hasPrefix("#") }.count == 34)
+        #expect(uncommented.filter { $0.contains(" = ") && !$0.hasPrefix("#") }.count == 35)
     }
 
     @Test func localFileLoads() throws {

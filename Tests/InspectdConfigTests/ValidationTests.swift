@@ -53,6 +53,7 @@ import Testing
         name = "side_2"
         folder = "/srv/side"
         product = "bottle"
+        settle = "1500ms"
         after = "delete"
         """)
         var daemon = DaemonSettings(stateDirectory: "/data/state")
@@ -76,7 +77,7 @@ import Testing
             cameras: [
                 Camera(name: "top.1", folder: "/srv/top", product: .subfolder, recursive: false, pollInterval: .seconds(5),
                        after: .archive(directory: "/srv/archive/top"), extensions: ["png", "tif"]),
-                Camera(name: "side_2", folder: "/srv/side", product: .fixed("bottle"), after: .delete),
+                Camera(name: "side_2", folder: "/srv/side", product: .fixed("bottle"), settle: .milliseconds(1500), after: .delete),
             ],
             products: ["bottle": ProductSettings(threshold: 0.35), "cap": ProductSettings(threshold: 1)],
             files: ["main.toml"]))
@@ -135,7 +136,7 @@ import Testing
         #expect(decodeError("[training]\nminimum_images = 0") == "main.toml:2: training.minimum_images: expected an integer from 1 to 1000000, got 0")
         #expect(decodeError("[products.bottle]\nthreshhold = 0.3") == "main.toml:2: products.bottle.threshhold: expected one of threshold, got an unknown key")
         #expect(decodeError(Self.camera + "[[camera]]\nfolder = \"/x\"\nprodcut = \"p\"")
-            == "main.toml:7: camera[1].prodcut: expected one of name, folder, product, product_from, recursive, poll_interval, after, archive_dir, extensions, got an unknown key")
+            == "main.toml:7: camera[1].prodcut: expected one of name, folder, product, product_from, recursive, poll_interval, settle, after, archive_dir, extensions, got an unknown key")
     }
 
     @Test func daemonValues() {
@@ -246,6 +247,8 @@ import Testing
         #expect(decodeError(camera("product_from = \"folder\"")) == #"main.toml:4: camera[0].product_from: expected one of "subfolder", got "folder""#)
         let valid = "product = \"p\"\n"
         #expect(decodeError(camera(valid + "recursive = \"no\"")) == #"main.toml:5: camera[0].recursive: expected true or false, got "no""#)
+        #expect(decodeError(camera(valid + "settle = \"0s\""))
+            == #"main.toml:5: camera[0].settle: expected a duration like "5s" or "2m" (units ms, s, m, h, d; above zero), got "0s""#)
         #expect(decodeError(camera(valid + "poll_interval = \"0s\""))
             == #"main.toml:5: camera[0].poll_interval: expected a duration like "5s" or "2m" (units ms, s, m, h, d; above zero), got "0s""#)
         #expect(decodeError(camera(valid + "after = \"move\"")) == #"main.toml:5: camera[0].after: expected one of "leave", "archive", "delete", got "move""#)

@@ -174,6 +174,8 @@ final class WatchRun: Sendable {
     }
 }
 
-func camera(_ folder: URL, name: String = "cam", recursive: Bool = true, pollInterval: Duration? = nil) -> WatchedCamera {
-    WatchedCamera(name: name, folder: folder, recursive: recursive, extensions: ["png", "jpg"], pollInterval: pollInterval)
+func camera(_ folder: URL, name: String = "cam", recursive: Bool = true, pollInterval: Duration? = nil,
+            settle: Duration? = nil) -> WatchedCamera {
+    WatchedCamera(name: name, folder: folder, recursive: recursive, extensions: ["png", "jpg"], pollInterval: pollInterval,
+                  settle: settle)
 }

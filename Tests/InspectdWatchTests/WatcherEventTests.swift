@@ -155,3 +155,28 @@ import Glibc
         #expect(run.arrivals.map(\.camera) == ["first"])
     }
 }
+
+/// Writers that close a frame and open it again to write the rest: with the camera's `settle`,
+/// the frame is taken once, whole, when it stopped changing.
+@Suite struct WatcherSettleTests {
+    func writeInTwoOpens(_ url: URL, pause: Duration) async throws {
+        let half = Data(repeating: 5, count: 2000)
+        try half.write(to: url)
+        try await Task.sleep(for: pause)
+        let handle = try FileHandle(forWritingTo: url)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: half)
+        try handle.close()
+    }
+
+    @Test func aFrameWrittenInTwoOpensIsTakenOnceWhole() async throws {
+        let folder = try TemporaryFolder()
+        let run = WatchRun(cameras: [camera(folder.url, settle: .milliseconds(700))])
+        #expect(await run.started())
+        try await writeInTwoOpens(folder.path("two-opens.png"), pause: .milliseconds(200))
+        #expect(await eventually { run.arrivals(named: "two-opens.png") == 1 })
+        try await Task.sleep(for: .milliseconds(900))
+        await run.stop()
+        #expect(run.sizes(named: "two-opens.png") == [4000])
+    }
+}

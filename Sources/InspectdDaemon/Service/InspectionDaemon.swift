@@ -150,7 +150,8 @@ public actor InspectionDaemon: Service {
     func startWatcher() {
         let cameras = configuration.cameras.map { camera in
             WatchedCamera(name: camera.name, folder: URL(fileURLWithPath: camera.folder).standardizedFileURL,
-                          recursive: camera.recursive, extensions: Set(camera.extensions), pollInterval: camera.pollInterval)
+                          recursive: camera.recursive, extensions: Set(camera.extensions), pollInterval: camera.pollInterval,
+                          settle: camera.settle)
         }
         let logger = logger, metrics = metrics
         let watcher = FrameWatcher(cameras: cameras, queue: queue) { [weak self] event in
