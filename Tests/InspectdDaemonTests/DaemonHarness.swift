@@ -15,10 +15,16 @@ struct BrightnessScorer: FrameScorer {
     /// Stands in for int8 confirmation: a frame whose brightness lies within this of the
     /// threshold is reported as decided in fp32.
     var confirmationBand: Float = 0
+    /// Counts every frame scored: a verdict file rewritten in place would hide a second scoring.
+    var calls: Locked<Int>?
+    /// Seconds each frame takes, to have frames in flight when a test needs them.
+    var delay: TimeInterval = 0
 
     struct Unknown: Error, CustomStringConvertible { let description: String }
 
     func score(_ frame: Image, product: String, normalisedThreshold: Float) throws -> FrameScore {
+        if delay > 0 { Thread.sleep(forTimeInterval: delay) }
+        calls?.update { $0 += 1 }
         guard products.contains(product) else { throw Unknown(description: "the model does not know product '\(product)'") }
         let mean = Float(frame.pixels.reduce(0) { $0 + Int($1) }) / Float(max(1, frame.pixels.count)) / 255
         return FrameScore(raw: mean, normalised: mean, threshold: normalisedThreshold, isAnomalous: mean > normalisedThreshold,
@@ -73,8 +79,13 @@ final class DaemonHarness: @unchecked Sendable {
         return logger
     }()
 
-    func start(scorer: FrameScorer? = BrightnessScorer(), environment: [String: String] = [:],
+    /// Frames the default scorer scored, over every start of this harness.
+    let scored = Locked(0)
+
+    /// Starts the daemon with `scorer`, by default a brightness scorer counting into `scored`.
+    func start(scorer: FrameScorer? = nil, environment: [String: String] = [:],
                logger: Logger = DaemonHarness.quietLogger) async throws {
+        let scorer = scorer ?? BrightnessScorer(calls: scored)
         try await start(loader: { _ in scorer }, environment: environment, logger: logger)
     }
 

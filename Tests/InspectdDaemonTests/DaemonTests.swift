@@ -39,6 +39,7 @@ final class DaemonTests: XCTestCase {
 
         let frames = harness.verdicts().map { URL(fileURLWithPath: $0["frame"] as! String).lastPathComponent }.sorted()
         XCTAssertEqual(frames, ["before-start.png", "in-place.png", "nested.png", "renamed.png", "slow.png"])
+        XCTAssertEqual(harness.scored.current, 5, "a frame was scored twice")
         XCTAssertEqual(verdicts.filter { $0["verdict"] as? String == "ERROR" }.count, 0, "\(verdicts)")
         let renamed = harness.verdicts().first { ($0["frame"] as! String).hasSuffix("renamed.png") }!
         XCTAssertEqual(renamed["verdict"] as? String, "NG")
@@ -101,6 +102,7 @@ final class DaemonTests: XCTestCase {
         try await harness.stop()
         let frames = harness.verdicts().map { URL(fileURLWithPath: $0["frame"] as! String).lastPathComponent }.sorted()
         XCTAssertEqual(frames, ["first-0.png", "first-0.png", "first-1.png", "first-2.png", "while-down.png"])
+        XCTAssertEqual(harness.scored.current, 5, "a frame was scored again after the restart")
     }
 
     func testBurstThroughATinyQueueGivesEachFrameOneVerdict() async throws {
@@ -118,6 +120,7 @@ final class DaemonTests: XCTestCase {
         let frames = harness.verdicts().map { $0["frame"] as! String }
         XCTAssertEqual(frames.count, count)
         XCTAssertEqual(Set(frames).count, count)
+        XCTAssertEqual(harness.scored.current, count, "a frame was scored twice")
     }
 
     func testArchiveRuleMovesScoredFramesAndKeepsTheirSubfolders() async throws {
@@ -223,26 +226,11 @@ final class StateLockTests: XCTestCase {
 /// SIGTERM (the ServiceGroup's graceful shutdown) finishes the batch being scored and no more: the
 /// frames still queued are left in their folder, unrecorded, and the next start scores each once.
 final class ShutdownTests: XCTestCase {
-    /// The brightness scorer, slowed down, counting every frame it scores.
-    struct CountingScorer: FrameScorer {
-        let inner = BrightnessScorer()
-        let scored: Locked<Int>
-        let delay: TimeInterval
-        var version: String { inner.version }
-        var products: [String] { inner.products }
-        var warnings: [String] { [] }
-        func score(_ frame: Image, product: String, normalisedThreshold: Float) throws -> FrameScore {
-            Thread.sleep(forTimeInterval: delay)
-            scored.update { $0 += 1 }
-            return try inner.score(frame, product: product, normalisedThreshold: normalisedThreshold)
-        }
-    }
-
     func testAStopFinishesTheBatchInFlightAndLeavesTheQueueToTheNextStart() async throws {
         let harness = try DaemonHarness(daemonExtra: "batch_max = 2")
         defer { harness.cleanUp() }
-        let scored = Locked(0)
-        try await harness.start(scorer: CountingScorer(scored: scored, delay: 0.2))
+        let scored = harness.scored
+        try await harness.start(scorer: BrightnessScorer(calls: scored, delay: 0.2))
         let cam = harness.camera("cam1")
         let count = 30
         for i in 0..<count {
@@ -257,7 +245,7 @@ final class ShutdownTests: XCTestCase {
         XCTAssertLessThan(stopTook, .seconds(1.5), "stopping took \(stopTook)")
         XCTAssertEqual(scored.current, atStop, "every frame scored has its verdict")
 
-        try await harness.start(scorer: CountingScorer(scored: scored, delay: 0))
+        try await harness.start()
         _ = try await harness.waitForVerdicts(count)
         try await Task.sleep(for: .milliseconds(500))
         try await harness.stop()
