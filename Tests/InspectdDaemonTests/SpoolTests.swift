@@ -1,5 +1,8 @@
 import Foundation
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import InspectdDaemon
 
 final class SpoolTests: XCTestCase {
@@ -33,6 +36,38 @@ final class SpoolTests: XCTestCase {
         XCTAssertEqual(a, Spool.basename(camera: "top", frame: frame, sha256: sha))
         XCTAssertNotEqual(a, Spool.basename(camera: "top", frame: URL(fileURLWithPath: "/cams/line 2/frame #7.png"), sha256: sha))
         XCTAssertNotEqual(a, Spool.basename(camera: "top", frame: frame, sha256: String(repeating: "cd", count: 32)))
+    }
+
+    /// Every file lands in `new/` by a rename, the verdict last: a reader that sees a verdict
+    /// finds its pictures. Checked on the kernel's own record of the renames (inotify), in order.
+    func testTheVerdictIsRenamedIntoNewAfterItsPictures() throws {
+        let spool = try Spool(root: root)
+        let watcher = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        XCTAssertGreaterThanOrEqual(watcher, 0)
+        defer { close(watcher) }
+        XCTAssertGreaterThanOrEqual(inotify_add_watch(watcher, spool.incoming.path, UInt32(IN_MOVED_TO | IN_CLOSE_WRITE)), 0)
+        let pictures = ["v.heatmap.png", "v.overlay.png", "v.mask.png"].map { ($0, [UInt8](repeating: 1, count: 5000)) }
+        try spool.deliver(basename: "v", pictures: pictures, verdict: Data("{}\n".utf8))
+
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let count = read(watcher, &buffer, buffer.count)
+        XCTAssertGreaterThan(count, 0)
+        var events: [(mask: UInt32, name: String)] = []
+        var offset = 0
+        buffer.withUnsafeBytes { raw in
+            while offset + MemoryLayout<inotify_event>.size <= count {
+                let mask = raw.load(fromByteOffset: offset + 4, as: UInt32.self)
+                let length = Int(raw.load(fromByteOffset: offset + 12, as: UInt32.self))
+                let start = offset + MemoryLayout<inotify_event>.size
+                let name = String(decoding: raw[start..<(start + length)].prefix { $0 != 0 }, as: UTF8.self)
+                events.append((mask, name))
+                offset = start + length
+            }
+        }
+        // Nothing is written in place in new/, and the verdict comes after all its pictures.
+        XCTAssertTrue(events.allSatisfy { $0.mask & UInt32(IN_MOVED_TO) != 0 }, "\(events)")
+        XCTAssertEqual(events.map(\.name).last, "v.json")
+        XCTAssertEqual(Set(events.dropLast().map(\.name)), Set(pictures.map(\.0)))
     }
 
     /// A reader polling `new/` while verdicts are delivered must only ever see whole files.
