@@ -89,8 +89,13 @@ public final class PendingTrainer {
     /// Where "now" comes from, for the window.
     public var clock: () -> Date = Date.init
 
-    public init(settings: Settings, backbone: EfficientNetLite0, backboneRecord: BackboneRecord, logger: Logger) {
+    /// The backbone's checkpoint, for a first model (later versions inherit the copy their parent carries).
+    let backboneFile: String?
+
+    public init(settings: Settings, backbone: EfficientNetLite0, backboneRecord: BackboneRecord, backboneFile: String? = nil,
+                logger: Logger) {
         self.settings = settings
+        self.backboneFile = backboneFile
         self.backbone = backbone
         self.backboneRecord = backboneRecord
         self.logger = logger
@@ -176,7 +181,8 @@ public final class PendingTrainer {
         if increment.stage == .training {
             logger.info("training \(product.name) as an increment of \(parent?.name ?? "a new model")",
                         metadata: meta(.trainingStarted, product.name, model: parent?.name))
-            let trainer = Trainer(folder: workFolder, backbone: backbone, backboneRecord: backboneRecord) { [logger] line in
+            let trainer = Trainer(folder: workFolder, backbone: backbone, backboneRecord: backboneRecord,
+                                  backboneFile: backboneFile) { [logger] line in
                 logger.info("\(line)")
             }
             var lastWritten = Date.distantPast

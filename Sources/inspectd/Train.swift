@@ -75,7 +75,7 @@ struct Train: ParsableCommand {
         engine.apply()
         let (backbone, record) = try loadBackbone()
         let trainer = Trainer(folder: ModelFolder(URL(fileURLWithPath: model)), backbone: backbone,
-                              backboneRecord: record, log: note)
+                              backboneRecord: record, backboneFile: BackboneLocator.find(), log: note)
         var progress: ProgressLine?
         trainer.onStep = { report in
             // Rates count from the first step seen, so start-up time does not skew them.

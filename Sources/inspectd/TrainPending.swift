@@ -58,7 +58,8 @@ struct TrainPending: ParsableCommand {
             settings.profile = TrainingProfile(name: p.name, network: p.network, training: training, scoring: p.scoring, resolution: p.resolution)
         }
         let (backbone, record) = try loadBackbone()
-        let trainer = PendingTrainer(settings: settings, backbone: backbone, backboneRecord: record, logger: logger)
+        let trainer = PendingTrainer(settings: settings, backbone: backbone, backboneRecord: record,
+                                     backboneFile: BackboneLocator.find(), logger: logger)
         let stop = Self.stopOnSignals()
         trainer.shouldStop = { stop.requested.withLock { $0 } }
         let notifier = ServiceNotifier()

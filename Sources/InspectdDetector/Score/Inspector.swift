@@ -34,7 +34,8 @@ public final class Inspector: Sendable {
                 confirmationBand: Float = Inspector.defaultConfirmationBand) throws {
         precondition(confirmationBand >= 0 && confirmationBand.isFinite, "confirmation band \(confirmationBand) is not a share of the threshold")
         if let threads { Engine.setThreads(threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : threads) }
-        let detector = try Detector(folder: folder, backbone: backbone ?? BackboneLocator.load(), precision: precision)
+        let detector = try Detector(folder: folder, backbone: backbone ?? folder.loadEmbeddedBackbone() ?? BackboneLocator.load(),
+                                    precision: precision)
         self.detector = detector
         self.confirmationBand = confirmationBand
         confirmation = detector.precision == .int8 && confirmationBand > 0 ? detector.scoringInFloat32 : nil
@@ -145,7 +146,9 @@ public struct Inspection: Sendable {
 public final class InspectorLoader: @unchecked Sendable {
     // Sendable by its lock: `backbone` is only touched inside it.
     private let lock = NSLock()
-    private var backbone: EfficientNetLite0?
+    /// By the SHA-256 the model's manifest names: the backbone the folder carries, or else the
+    /// one the locator finds.
+    private var backbones: [String: EfficientNetLite0] = [:]
 
     public init() {}
 
@@ -153,10 +156,11 @@ public final class InspectorLoader: @unchecked Sendable {
     public func load(folder: ModelFolder, threads: Int?, precision: Precision = .fp32,
                      confirmationBand: Float = Inspector.defaultConfirmationBand) throws -> Inspector? {
         guard folder.exists else { return nil }
+        let key = try folder.readManifest().backbone.sha256
         let shared = try lock.withLock {
-            if let backbone { return backbone }
-            let loaded = try BackboneLocator.load()
-            backbone = loaded
+            if let backbone = backbones[key] { return backbone }
+            let loaded = try folder.loadEmbeddedBackbone() ?? BackboneLocator.load()
+            backbones[key] = loaded
             return loaded
         }
         return try Inspector(folder: folder, threads: threads, backbone: shared, precision: precision,

@@ -99,9 +99,14 @@ public final class Trainer {
     /// Wall time of each optimisation step of the last run, for benchmarks.
     public private(set) var stepSeconds: [Double] = []
 
-    public init(folder: ModelFolder, backbone: EfficientNetLite0, backboneRecord: BackboneRecord,
+    /// The backbone's checkpoint, copied into the model folder (`backbone.pth`) so that the model
+    /// scores without the package it came from; nil leaves the folder without it.
+    let backboneFile: String?
+
+    public init(folder: ModelFolder, backbone: EfficientNetLite0, backboneRecord: BackboneRecord, backboneFile: String? = nil,
                 log: @escaping (String) -> Void) {
         self.folder = folder
+        self.backboneFile = backboneFile
         self.backbone = backbone
         self.backboneRecord = backboneRecord
         self.log = log
@@ -296,6 +301,7 @@ public final class Trainer {
                                             profile: profile.name, finished: now, projected: projector != nil,
                                             basisSeconds: merged == nil ? nil : basisSeconds))
         try folder.save(manifest: manifest, network: network, statistics: statistics, residuals: residuals, subspaces: merged)
+        if let backboneFile { try folder.embedBackbone(from: backboneFile) }
         try? FileManager.default.removeItem(at: stateURL)
         guard options.quantise else { return manifest }
         // New weights: their int8 layers, from the new products' images and every product's held-out normals.
