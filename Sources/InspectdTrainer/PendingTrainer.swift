@@ -319,7 +319,8 @@ public final class PendingTrainer {
         if FileManager.default.fileExists(atPath: workFolder.url.path) { try FileManager.default.removeItem(at: workFolder.url) }
     }
 
-    var lastStatus = TrainingStatus(phase: .idle)
+    /// The status last written, from disk at first: each new one keeps its last increment's figures.
+    lazy var lastStatus = TrainingStatus.read(stateDirectory: settings.stateDirectory)
 
     func writeStatus(_ status: TrainingStatus) {
         var status = status
@@ -327,11 +328,6 @@ public final class PendingTrainer {
         status.lastOutcome = lastStatus.lastOutcome
         status.lastSeconds = lastStatus.lastSeconds
         status.lastVersion = lastStatus.lastVersion
-        if lastStatus.lastProduct == nil {
-            let previous = TrainingStatus.read(stateDirectory: settings.stateDirectory)
-            (status.lastProduct, status.lastOutcome, status.lastSeconds, status.lastVersion) =
-                (previous.lastProduct, previous.lastOutcome, previous.lastSeconds, previous.lastVersion)
-        }
         lastStatus = status
         do {
             try status.write(stateDirectory: settings.stateDirectory)

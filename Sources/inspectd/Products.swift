@@ -23,8 +23,7 @@ struct Products: ParsableCommand {
     var retry: String?
 
     func run() throws {
-        let configuration: Configuration
-        do { configuration = try Configuration.load(mainFile: config) } catch { throw ValidationError("\(error)") }
+        let configuration = try loadConfiguration(config)
         let daemon = configuration.daemon
         let intake = ProductIntake(configuration: configuration)
         if scan {

@@ -15,12 +15,7 @@ struct Run: AsyncParsableCommand {
     var config = "/etc/inspectd/inspectd.toml"
 
     func run() async throws {
-        let settings: Configuration
-        do {
-            settings = try Configuration.load(mainFile: config)
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        let settings = try loadConfiguration(config)
         try InspectdLogging.bootstrap(identifier: "inspectd", level: Logger.Level(rawValue: settings.daemon.logLevel) ?? .info)
         let logger = Logger(label: "inspectd")
         if geteuid() == 0 {
@@ -72,4 +67,10 @@ struct CheckConfig: ParsableCommand {
             throw ExitCode(1)
         }
     }
+}
+
+/// The configuration in `file` and its drop-ins; an error (file, line, key, what was expected)
+/// becomes the command's usage error.
+func loadConfiguration(_ file: String) throws -> Configuration {
+    do { return try Configuration.load(mainFile: file) } catch { throw ValidationError("\(error)") }
 }

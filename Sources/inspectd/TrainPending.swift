@@ -43,8 +43,7 @@ struct TrainPending: ParsableCommand {
 
     func run() throws {
         if idle { Self.lowerPriority() }
-        let configuration: Configuration
-        do { configuration = try Configuration.load(mainFile: config) } catch { throw ValidationError("\(error)") }
+        let configuration = try loadConfiguration(config)
         try InspectdLogging.bootstrap(identifier: "inspectd-train", level: Logger.Level(rawValue: configuration.daemon.logLevel) ?? .info)
         let logger = Logger(label: "inspectd-train")
         if configuration.daemon.threads > 0 { Engine.setThreads(configuration.daemon.threads) }

@@ -48,8 +48,7 @@ public struct HeldOutCheck: Codable, Sendable, Equatable {
     static let donorCount = 16
 
     static func check(_ name: String, record: ProductRecord, detector: Detector, log: (String) -> Void) throws -> HeldOutCheck {
-        let split = try ProductImages(product: name, folder: record.source,
-                                      holdoutFraction: Calibrator.heldOutFraction(record) ?? ProductImages.defaultHoldoutFraction)
+        let split = try Calibrator.recordedSplit(name, record: record, source: record.source)
         let heldOut = decodeModelImages(split.holdout, product: name, extractor: detector.extractor, log: log)
         guard !heldOut.isEmpty else {
             return HeldOutCheck(product: name, normals: 0, perturbed: 0, falsePositiveRate: nil, auroc: nil)
@@ -77,13 +76,8 @@ public struct HeldOutCheck: Codable, Sendable, Equatable {
         return max(direct, Double(flagged) / Double(scores.count))
     }
 
-    static func scores(of images: [Image], product: String, detector: Detector, batchSize: Int = 8) throws -> [Float] {
+    static func scores(of images: [Image], product: String, detector: Detector) throws -> [Float] {
         let source = detector.manifest.scoring.source
-        var scores: [Float] = []
-        for start in stride(from: 0, to: images.count, by: batchSize) {
-            scores += try detector.analyse(Array(images[start..<min(start + batchSize, images.count)]), product: product)
-                .map { $0.scores[source]! }
-        }
-        return scores
+        return try detector.analyse(images, product: product, batchSize: 8).map { $0.scores[source]! }
     }
 }

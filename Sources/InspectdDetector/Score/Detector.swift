@@ -90,6 +90,13 @@ public final class Detector: @unchecked Sendable {
         try analyse(frames, products: Array(repeating: product, count: frames.count), sources: sources, settings: settings)
     }
 
+    /// Analyses many images of one product, `batchSize` at a time (what fits a pass's memory).
+    func analyse(_ images: [Image], product: String, batchSize: Int) throws -> [Analysis] {
+        try stride(from: 0, to: images.count, by: batchSize).flatMap { start in
+            try analyse(Array(images[start..<min(start + batchSize, images.count)]), product: product)
+        }
+    }
+
     /// Scores `frames` together, frame i as one of `products[i]`. The backbone and the network do
     /// not depend on the product, so frames of several products share their passes; each frame's
     /// map is standardised by its own product's levels and read with its own product's share.

@@ -60,12 +60,7 @@ public enum Calibrator {
     /// The configured source's smoothed map of each image, in batches.
     private static func maps(of images: [Image], scorer: Detector, product: String, batchSize: Int) throws -> [AnomalyMap] {
         let source = scorer.manifest.scoring.source
-        var maps: [AnomalyMap] = []
-        for start in stride(from: 0, to: images.count, by: batchSize) {
-            maps += try scorer.analyse(Array(images[start..<min(start + batchSize, images.count)]), product: product)
-                .map { $0.maps[source]! }
-        }
-        return maps
+        return try scorer.analyse(images, product: product, batchSize: batchSize).map { $0.maps[source]! }
     }
 
     /// Refits every product of the model in `folder` without training: after its scoring settings
@@ -101,8 +96,7 @@ public enum Calibrator {
     /// `source`, split into training and held-out images as its training split them.
     static func refit(_ name: String, record: ProductRecord, source: String, detector: Detector, extractor: LatentExtractor,
                       log: (String) -> Void) throws -> Fit {
-        let split = try ProductImages(product: name, folder: source,
-                                      holdoutFraction: heldOutFraction(record) ?? ProductImages.defaultHoldoutFraction)
+        let split = try recordedSplit(name, record: record, source: source)
         let training = decodeModelImages(split.training, product: name, extractor: extractor, log: log)
         guard !training.isEmpty else {
             throw Trainer.Failure(description: "\(source): none of the \(split.training.count) training images of '\(name)' could be decoded")
@@ -111,6 +105,12 @@ public enum Calibrator {
         let fit = try fit(detector: detector, product: name, training: training, heldOut: heldOut)
         log("\(name): \(fit.summary), residual levels from \(training.count)")
         return fit
+    }
+
+    /// A known product's images in `source`, split into training and held-out images as its
+    /// training split them.
+    static func recordedSplit(_ name: String, record: ProductRecord, source: String) throws -> ProductImages {
+        try ProductImages(product: name, folder: source, holdoutFraction: heldOutFraction(record) ?? ProductImages.defaultHoldoutFraction)
     }
 
     /// The fraction that reproduces the recorded split's held-out count (the split rounds), or nil
