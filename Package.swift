@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "InspectdConfigTests", dependencies: ["InspectdConfig"]),
         .testTarget(name: "InspectdProductsTests", dependencies: ["InspectdProducts", "InspectdConfig", "InspectdImage"]),
         .testTarget(name: "InspectdDaemonTests", dependencies: [
-            "InspectdDaemon", "InspectdConfig", "InspectdDetector", "InspectdSystemd", "InspectdWatch", "InspectdImage", "InspectdProducts",
+            "InspectdDaemon", "InspectdConfig", "InspectdDetector", "InspectdFiles", "InspectdSystemd", "InspectdWatch", "InspectdImage", "InspectdProducts",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

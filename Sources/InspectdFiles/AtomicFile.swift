@@ -88,5 +88,4 @@ public enum AtomicFile {
         }
     }
 
-    private static func systemError() -> String { String(cString: strerror(errno)) }
 }

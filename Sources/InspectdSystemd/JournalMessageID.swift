@@ -34,6 +34,10 @@ public enum JournalMessageID: String, CaseIterable, Sendable {
     case trainingRejected = "2ef6bc2fff29476db3a9d2c81cb78ed8"
     /// The scoring model was replaced by a newly trained one.
     case modelSwapped = "b02a36d2bcd6487ba3ea731b96ebc1f5"
+    /// The spool could not be written (full, read-only, gone): the daemon stopped taking frames.
+    case spoolBlocked = "e67564ce599247a39157543737816519"
+    /// The spool is writable again and the frames that waited are being scored.
+    case spoolResumed = "3c7860555aed4756956d787b7b4d3a36"
 
     /// The id as the journal stores it.
     public var id: String { rawValue }

@@ -20,7 +20,8 @@ import Glibc
 ///     +<TAB>sha256<TAB>size<TAB>mtime seconds<TAB>path      (the path's latest record)
 ///     -<TAB>path                                            (the path is forgotten)
 ///
-/// with backslash and newline in paths written as `\\` and `\n`.
+/// with backslash and newline in paths written as `\\` and `\n`; every other byte of a path is
+/// written as it is, so a name that is not UTF-8 keeps its bytes.
 public final class FrameIndex: Sendable {
     public struct Record: Sendable, Hashable {
         public var sha256: String
@@ -82,18 +83,18 @@ public final class FrameIndex: Sendable {
     public var count: Int { state.withLock { $0.records.count } }
 
     /// Whether the frame at `path` with this content was processed.
-    public func contains(path: String, sha256: String) -> Bool {
+    public func contains(path: RawPath, sha256: String) -> Bool {
         state.withLock { $0.records[path]?.sha256 == sha256 }
     }
 
     /// The latest record of `path`.
-    public func lastRecord(path: String) -> Record? {
+    public func lastRecord(path: RawPath) -> Record? {
         state.withLock { $0.records[path] }
     }
 
     /// The stored hash of `path` when the file still has the size and modification time it had
     /// when that hash was recorded: the file need not be read again.
-    public func knownHash(path: String, stamp: FileStamp) -> String? {
+    public func knownHash(path: RawPath, stamp: FileStamp) -> String? {
         state.withLock { s in
             guard let record = s.records[path], record.stamp == stamp else { return nil }
             return record.sha256
@@ -103,9 +104,9 @@ public final class FrameIndex: Sendable {
     /// Records that the frame at `path` with this content was processed; durable when this returns.
     /// `stamp` must be the file's stamp from before it was hashed (see `knownHash`): a stamp taken
     /// later could belong to newer content than the hash.
-    public func record(path: String, sha256: String, stamp: FileStamp) throws {
+    public func record(path: RawPath, sha256: String, stamp: FileStamp) throws {
         guard Self.isDigest(sha256) else {
-            throw WatchFailure(path: path, reason: "not a lowercase hex SHA-256: \(sha256)")
+            throw WatchFailure(path: path.description, reason: "not a lowercase hex SHA-256: \(sha256)")
         }
         let record = Record(sha256: sha256, size: stamp.size, mtime: stamp.mtime)
         try state.withLock { s in
@@ -119,10 +120,10 @@ public final class FrameIndex: Sendable {
 
     /// Drops the record of `path` (for example when its file was deleted), so the index does not
     /// grow with every frame ever seen. Durable when this returns.
-    public func forget(path: String) throws {
+    public func forget(path: RawPath) throws {
         try state.withLock { s in
             guard s.records[path] != nil else { return }
-            try append("-\t\(Self.escape(path))\n", to: s.descriptor)
+            try append(Array("-\t".utf8) + Self.escape(path) + [Self.newline], to: s.descriptor)
             s.records[path] = nil
             s.lines += 1
             try compactIfStale(&s, threshold: compactionThreshold)
@@ -135,7 +136,7 @@ public final class FrameIndex: Sendable {
     }
 
     private struct State {
-        var records: [String: Record]
+        var records: [RawPath: Record]
         /// Record lines in the log, live and stale.
         var lines: Int
         var descriptor: Int32
@@ -144,11 +145,11 @@ public final class FrameIndex: Sendable {
         var nextCompactionAt = 0
     }
 
-    private func append(_ line: String, to descriptor: Int32) throws {
+    private func append(_ line: [UInt8], to descriptor: Int32) throws {
         let end = lseek(descriptor, 0, SEEK_END)
-        let written = Array(line.utf8).withUnsafeBytes { write(descriptor, $0.baseAddress!, $0.count) }
-        guard written == line.utf8.count else {
-            let reason = written < 0 ? systemError() : "short write (\(written) of \(line.utf8.count) bytes)"
+        let written = line.withUnsafeBytes { write(descriptor, $0.baseAddress!, $0.count) }
+        guard written == line.count else {
+            let reason = written < 0 ? systemError() : "short write (\(written) of \(line.count) bytes)"
             // Cut a partial line off again: the next record would otherwise be glued onto it.
             if written > 0, end >= 0 { _ = ftruncate(descriptor, end) }
             throw WatchFailure(path: file.path, reason: "cannot append to the frame index: \(reason)")
@@ -170,9 +171,9 @@ public final class FrameIndex: Sendable {
     }
 
     private func rewrite(_ s: inout State) throws {
-        var text = Self.header + "\n"
+        var text = Array((Self.header + "\n").utf8)
         for path in s.records.keys.sorted() { text += Self.line(path: path, record: s.records[path]!) }
-        try AtomicFile.write(Array(text.utf8), to: file)
+        try AtomicFile.write(text, to: file)
         // The old descriptor still points at the replaced file.
         let descriptor = open(file.path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard descriptor >= 0 else {
@@ -189,62 +190,76 @@ public final class FrameIndex: Sendable {
         text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 
-    private static func line(path: String, record: Record) -> String {
-        "+\t\(record.sha256)\t\(record.size)\t\(record.mtime.timeIntervalSince1970)\t\(escape(path))\n"
+    private static func line(path: RawPath, record: Record) -> [UInt8] {
+        Array("+\t\(record.sha256)\t\(record.size)\t\(record.mtime.timeIntervalSince1970)\t".utf8) + escape(path) + [newline]
     }
 
-    private static func escape(_ path: String) -> String {
-        path.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
+    private static let newline = UInt8(ascii: "\n"), backslash = UInt8(ascii: "\\")
+
+    private static func escape(_ path: RawPath) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(path.bytes.count)
+        for byte in path.bytes {
+            switch byte {
+            case backslash: out += [backslash, backslash]
+            case newline: out += [backslash, UInt8(ascii: "n")]
+            default: out.append(byte)
+            }
+        }
+        return out
     }
 
-    private static func unescape(_ text: Substring) -> String? {
-        var out = ""
+    private static func unescape(_ text: ArraySlice<UInt8>) -> RawPath? {
+        var out: [UInt8] = []
         var escaping = false
-        for c in text {
+        for byte in text {
             if escaping {
-                switch c {
-                case "\\": out.append("\\")
-                case "n": out.append("\n")
+                switch byte {
+                case backslash: out.append(backslash)
+                case UInt8(ascii: "n"): out.append(newline)
                 default: return nil
                 }
                 escaping = false
-            } else if c == "\\" {
+            } else if byte == backslash {
                 escaping = true
             } else {
-                out.append(c)
+                out.append(byte)
             }
         }
-        return escaping ? nil : out
+        return escaping ? nil : RawPath(bytes: out)
     }
 
     /// The live records, the number of record lines, and the length of the complete lines.
-    private static func parse(_ bytes: [UInt8], path: String) throws -> ([String: Record], Int, Int) {
-        let newline = UInt8(ascii: "\n")
+    private static func parse(_ bytes: [UInt8], path: String) throws -> ([RawPath: Record], Int, Int) {
         let completeLength = (bytes.lastIndex(of: newline) ?? -1) + 1
         var lines = bytes[..<completeLength].split(separator: newline, omittingEmptySubsequences: false).dropLast()
         guard let first = lines.first, String(decoding: first, as: UTF8.self) == header else {
             throw WatchFailure(path: path, reason: "not a frame index: the first line is not \"\(header)\"")
         }
         lines = lines.dropFirst()
-        var records: [String: Record] = [:]
+        var records: [RawPath: Record] = [:]
+        let tab = UInt8(ascii: "\t")
         for (offset, raw) in lines.enumerated() {
-            let text = String(decoding: raw, as: UTF8.self)
+            let line = Array(raw)[...]
             let lineNumber = offset + 2
             func bad(_ why: String) -> WatchFailure {
                 WatchFailure(path: path, reason: "line \(lineNumber) of the frame index: \(why)")
             }
-            if text.hasPrefix("-\t") {
-                guard let file = unescape(text.dropFirst(2)) else { throw bad("bad escape in the path") }
+            if line.starts(with: [UInt8(ascii: "-"), tab]) {
+                guard let file = unescape(line.dropFirst(2)) else { throw bad("bad escape in the path") }
                 records[file] = nil
                 continue
             }
-            let fields = text.split(separator: "\t", maxSplits: 4, omittingEmptySubsequences: false)
-            guard fields.count == 5, fields[0] == "+" else { throw bad("expected a record or a forget line") }
-            guard isDigest(fields[1]) else { throw bad("bad SHA-256 \"\(fields[1])\"") }
-            guard let size = Int64(fields[2]) else { throw bad("bad size \"\(fields[2])\"") }
-            guard let seconds = TimeInterval(fields[3]) else { throw bad("bad modification time \"\(fields[3])\"") }
+            // The path comes last and may hold tabs; the fields before it are ASCII.
+            let fields = line.split(separator: tab, maxSplits: 4, omittingEmptySubsequences: false)
+            guard fields.count == 5, fields[0].elementsEqual([UInt8(ascii: "+")]) else { throw bad("expected a record or a forget line") }
+            let sha256 = String(decoding: fields[1], as: UTF8.self)
+            let sizeText = String(decoding: fields[2], as: UTF8.self), mtimeText = String(decoding: fields[3], as: UTF8.self)
+            guard isDigest(sha256) else { throw bad("bad SHA-256 \"\(sha256)\"") }
+            guard let size = Int64(sizeText) else { throw bad("bad size \"\(sizeText)\"") }
+            guard let seconds = TimeInterval(mtimeText) else { throw bad("bad modification time \"\(mtimeText)\"") }
             guard let file = unescape(fields[4]) else { throw bad("bad escape in the path") }
-            records[file] = Record(sha256: String(fields[1]), size: size, mtime: Date(timeIntervalSince1970: seconds))
+            records[file] = Record(sha256: sha256, size: size, mtime: Date(timeIntervalSince1970: seconds))
         }
         return (records, lines.count, completeLength)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import InspectdFiles
 import Synchronization
 
 /// Frames on their way from the watcher (and anyone else who finds one) to the daemon's single
@@ -24,7 +25,7 @@ public final class FrameQueue: Sendable {
     public var depth: Int { state.withLock { $0.count } }
 
     /// Queues `frame`, suspending while the queue is full. Returns whether the frame was queued:
-    /// false when a frame with the same URL is already waiting (the consumer will read the file once
+    /// false when a frame with the same path is already waiting (the consumer will read the file once
     /// anyway), after `finish()`, or when the calling task was cancelled while it waited.
     @discardableResult
     public func push(_ frame: FrameArrival) async -> Bool {
@@ -32,7 +33,7 @@ public final class FrameQueue: Sendable {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
                 let handOff = state.withLock { s -> CheckedContinuation<FrameArrival?, Never>? in
-                    if s.finished || Task.isCancelled || s.waiting.contains(frame.url) {
+                    if s.finished || Task.isCancelled || s.waiting.contains(frame.path) {
                         continuation.resume(returning: false)
                         return nil
                     }
@@ -42,7 +43,7 @@ public final class FrameQueue: Sendable {
                         continuation.resume(returning: true)
                         return consumer.continuation
                     }
-                    s.waiting.insert(frame.url)
+                    s.waiting.insert(frame.path)
                     if s.count < s.capacity {
                         s.append(frame)
                         continuation.resume(returning: true)
@@ -57,7 +58,7 @@ public final class FrameQueue: Sendable {
             let cancelled = state.withLock { s -> CheckedContinuation<Bool, Never>? in
                 guard let index = s.producers.firstIndex(where: { $0.id == id }) else { return nil }
                 let producer = s.producers.remove(at: index)
-                s.waiting.remove(producer.frame.url)
+                s.waiting.remove(producer.frame.path)
                 return producer.continuation
             }
             cancelled?.resume(returning: false)
@@ -120,7 +121,7 @@ public final class FrameQueue: Sendable {
             s.consumer = nil
             let producers = s.producers
             s.producers = []
-            for producer in producers { s.waiting.remove(producer.frame.url) }
+            for producer in producers { s.waiting.remove(producer.frame.path) }
             return (consumer?.continuation, producers)
         }
         consumer?.resume(returning: nil)
@@ -144,8 +145,8 @@ public final class FrameQueue: Sendable {
         var slots: [FrameArrival?]
         var head = 0
         var count = 0
-        /// URLs in the buffer or held by a suspended producer: the duplicates `push` refuses.
-        var waiting: Set<URL> = []
+        /// Paths in the buffer or held by a suspended producer: the duplicates `push` refuses.
+        var waiting: Set<RawPath> = []
         var producers: [Producer] = []
         var consumer: Consumer?
         var finished = false
@@ -167,11 +168,11 @@ public final class FrameQueue: Sendable {
         }
 
         /// The oldest frame, no longer counted as waiting. The slot it frees goes to the
-        /// longest-waiting producer (whose URL stays in `waiting`); that producer's continuation is
+        /// longest-waiting producer (whose path stays in `waiting`); that producer's continuation is
         /// returned, to be resumed outside the lock.
         mutating func take() -> (FrameArrival, CheckedContinuation<Bool, Never>?)? {
             guard let frame = removeFirst() else { return nil }
-            waiting.remove(frame.url)
+            waiting.remove(frame.path)
             guard !producers.isEmpty else { return (frame, nil) }
             let producer = producers.removeFirst()
             append(producer.frame)

@@ -1,4 +1,5 @@
 import Foundation
+import InspectdFiles
 import Synchronization
 #if canImport(Glibc)
 import Glibc

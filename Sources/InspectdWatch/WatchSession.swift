@@ -11,17 +11,17 @@ final class WatchSession {
     private struct Camera {
         let spec: WatchedCamera
         /// The folder's path without a trailing slash.
-        let root: String
+        let root: RawPath
         /// nil until first looked at; drives the missing/appeared/removed events.
         var present: Bool?
         var nextPoll: ContinuousClock.Instant?
         /// Polling mode: what the last listing saw, and whether that was taken already.
-        var polled: [String: (stamp: FileStamp, taken: Bool)] = [:]
+        var polled: [RawPath: (stamp: FileStamp, taken: Bool)] = [:]
     }
 
     private struct Watch {
         let camera: Int
-        let path: String
+        let path: RawPath
     }
 
     /// A file the scan found younger than the settle time; its close event may still come.
@@ -37,9 +37,9 @@ final class WatchSession {
     private let report: @Sendable (WatchEvent) -> Void
     private var cameras: [Camera]
     private var watches: [Int32: Watch] = [:]
-    private var settling: [String: Settling] = [:]
+    private var settling: [RawPath: Settling] = [:]
     /// Links already reported, so that every rescan does not report them again.
-    private var reportedLinks: Set<String> = []
+    private var reportedLinks: Set<RawPath> = []
     private var nextFolderCheck: ContinuousClock.Instant?
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
 
@@ -122,7 +122,7 @@ final class WatchSession {
             let mask = buffer.load(fromByteOffset: offset + 4, as: UInt32.self)
             let nameLength = Int(buffer.load(fromByteOffset: offset + 12, as: UInt32.self))
             let nameBytes = UnsafeRawBufferPointer(rebasing: buffer[(offset + headerSize)..<(offset + headerSize + nameLength)])
-            let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
+            let name = RawPath(bytes: nameBytes.prefix { $0 != 0 })
             offset += headerSize + nameLength
             if mask & UInt32(IN_Q_OVERFLOW) != 0 {
                 overflowed = true
@@ -161,16 +161,16 @@ final class WatchSession {
         return frames
     }
 
-    private func handle(mask: UInt32, name: String, in watch: Watch, frames: inout [FrameArrival]) {
+    private func handle(mask: UInt32, name: RawPath, in watch: Watch, frames: inout [FrameArrival]) {
         let gone = UInt32(IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT)
         if mask & gone != 0 {
             drop(watch.path, camera: watch.camera)
             return
         }
-        let path = watch.path + "/" + name
+        let path = watch.path.appending(name)
         let spec = cameras[watch.camera].spec
         if mask & UInt32(IN_ISDIR) != 0 {
-            guard spec.recursive, !name.hasPrefix(".") else { return }
+            guard spec.recursive, name.bytes.first != UInt8(ascii: ".") else { return }
             if mask & UInt32(IN_MOVED_FROM) != 0 { drop(path, camera: watch.camera) }
             if mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0 {
                 // Files may have landed in the new folder before its watch existed.
@@ -178,7 +178,7 @@ final class WatchSession {
                 watchTree(watch.camera, path, seen: &seen, frames: &frames)
             }
         } else if mask & UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) != 0 {
-            guard spec.acceptsFileName(name) else { return }
+            guard spec.acceptsFileName(name.description) else { return }
             if Self.isLink(path) {
                 reportLink(path)
                 return
@@ -201,14 +201,14 @@ final class WatchSession {
             markGone(i)
             return
         }
-        if cameras[i].present == false { report(.folderAppeared(root)) }
+        if cameras[i].present == false { report(.folderAppeared(root.description)) }
         cameras[i].present = true
     }
 
     private func markGone(_ i: Int) {
         switch cameras[i].present {
-        case nil: report(.folderMissing(cameras[i].root))
-        case true?: report(.folderRemoved(cameras[i].root))
+        case nil: report(.folderMissing(cameras[i].root.description))
+        case true?: report(.folderRemoved(cameras[i].root.description))
         case false?: break
         }
         cameras[i].present = false
@@ -222,15 +222,15 @@ final class WatchSession {
     /// folder is gone; a folder that exists but cannot be watched is reported and listed all the
     /// same, so what is there now is still found.
     @discardableResult
-    private func watchTree(_ i: Int, _ folder: String, seen: inout Set<Int32>, frames: inout [FrameArrival]) -> Bool {
+    private func watchTree(_ i: Int, _ folder: RawPath, seen: inout Set<Int32>, frames: inout [FrameArrival]) -> Bool {
         let spec = cameras[i].spec
         let events = spec.recursive
             ? IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF
             : IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF
-        let wd = inotify_add_watch(inotify, folder, UInt32(events | IN_ONLYDIR | IN_EXCL_UNLINK))
+        let wd = folder.withCString { inotify_add_watch(inotify, $0, UInt32(events | IN_ONLYDIR | IN_EXCL_UNLINK)) }
         if wd >= 0, let owner = watches[wd], owner.camera != i {
             // One inotify watch per folder: a second camera would steal the first one's events.
-            report(.watchFailed(folder: folder, reason: "already watched for camera \(cameras[owner.camera].spec.name)"))
+            report(.watchFailed(folder: folder.description, reason: "already watched for camera \(cameras[owner.camera].spec.name)"))
             return true
         } else if wd >= 0 {
             watches[wd] = Watch(camera: i, path: folder)
@@ -238,15 +238,15 @@ final class WatchSession {
         } else if errno == ENOENT || errno == ENOTDIR {
             return false
         } else {
-            report(.watchFailed(folder: folder, reason: systemError()))
+            report(.watchFailed(folder: folder.description, reason: systemError()))
         }
         let now = ContinuousClock.now
         for entry in Self.list(folder) {
             if entry.isDirectory {
                 if spec.recursive { watchTree(i, entry.path, seen: &seen, frames: &frames) }
             } else if entry.isLink {
-                if spec.acceptsFileName(entry.name) { reportLink(entry.path) }
-            } else if spec.acceptsFileName(entry.name) {
+                if spec.acceptsFileName(entry.name.description) { reportLink(entry.path) }
+            } else if spec.acceptsFileName(entry.name.description) {
                 let age = Date().timeIntervalSince(entry.stamp.mtime)
                 let settle = settleTime(i)
                 if age >= settle.inSeconds {
@@ -262,9 +262,8 @@ final class WatchSession {
     }
 
     /// Forgets the watches on `folder` and below; the camera's own folder going makes it missing.
-    private func drop(_ folder: String, camera i: Int) {
-        let prefix = folder + "/"
-        for (wd, watch) in watches where watch.path == folder || watch.path.hasPrefix(prefix) {
+    private func drop(_ folder: RawPath, camera i: Int) {
+        for (wd, watch) in watches where watch.path == folder || watch.path.relative(to: folder) != nil {
             // Fails harmlessly (EINVAL) for a watch the kernel already removed.
             inotify_rm_watch(inotify, wd)
             watches[wd] = nil
@@ -281,9 +280,9 @@ final class WatchSession {
             markGone(i)
             return
         }
-        if cameras[i].present == false { report(.folderAppeared(root)) }
+        if cameras[i].present == false { report(.folderAppeared(root.description)) }
         cameras[i].present = true
-        var listed: [String: (stamp: FileStamp, taken: Bool)] = [:]
+        var listed: [RawPath: (stamp: FileStamp, taken: Bool)] = [:]
         var folders = [root]
         while let folder = folders.popLast() {
             for entry in Self.list(folder) {
@@ -291,7 +290,7 @@ final class WatchSession {
                     if cameras[i].spec.recursive { folders.append(entry.path) }
                     continue
                 }
-                guard cameras[i].spec.acceptsFileName(entry.name) else { continue }
+                guard cameras[i].spec.acceptsFileName(entry.name.description) else { continue }
                 if entry.isLink {
                     reportLink(entry.path)
                     continue
@@ -310,18 +309,16 @@ final class WatchSession {
         cameras[i].polled = listed
     }
 
-    private func take(_ i: Int, _ path: String, frames: inout [FrameArrival]) {
+    private func take(_ i: Int, _ path: RawPath, frames: inout [FrameArrival]) {
         settling[path] = nil
-        let root = cameras[i].root
-        let relative = path.dropFirst(root.count + 1)
-        let subfolder = relative.firstIndex(of: "/").map { String(relative[..<$0]) }
-        frames.append(FrameArrival(camera: cameras[i].spec.name, url: URL(fileURLWithPath: path, isDirectory: false),
-                                   subfolder: subfolder, seenAt: .now))
+        let below = path.relative(to: cameras[i].root)?.components ?? []
+        let subfolder = below.count > 1 ? below[0].description : nil
+        frames.append(FrameArrival(camera: cameras[i].spec.name, path: path, subfolder: subfolder, seenAt: .now))
     }
 
     private struct Entry {
-        let name: String
-        let path: String
+        let name: RawPath
+        let path: RawPath
         let isDirectory: Bool
         /// A symbolic link: listed to be reported, never taken (its stamp is the link's own).
         let isLink: Bool
@@ -332,16 +329,15 @@ final class WatchSession {
     /// are left out, as staging areas (rsync's `.~tmp~`) are hidden. Links are never followed,
     /// whether to files or folders: a frame is a regular file in the camera's folder, and a link
     /// could point anywhere the daemon may read (or back up the tree, without end).
-    private static func list(_ folder: String) -> [Entry] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
+    private static func list(_ folder: RawPath) -> [Entry] {
         var entries: [Entry] = []
-        for name in names.sorted() {
-            let path = folder + "/" + name
+        for name in names(in: folder) {
+            let path = folder.appending(name)
             var info = stat()
-            guard lstat(path, &info) == 0 else { continue }
+            guard path.withCString({ lstat($0, &info) }) == 0 else { continue }
             switch info.st_mode & S_IFMT {
             case S_IFDIR:
-                if !name.hasPrefix(".") { entries.append(Entry(name: name, path: path, isDirectory: true, isLink: false, stamp: FileStamp(info))) }
+                if name.bytes.first != UInt8(ascii: ".") { entries.append(Entry(name: name, path: path, isDirectory: true, isLink: false, stamp: FileStamp(info))) }
             case S_IFREG:
                 entries.append(Entry(name: name, path: path, isDirectory: false, isLink: false, stamp: FileStamp(info)))
             case S_IFLNK:
@@ -356,24 +352,37 @@ final class WatchSession {
     /// How long a listed file must stay unchanged: the watcher's, or the camera's when longer.
     private func settleTime(_ i: Int) -> Duration { max(settle, cameras[i].spec.settle ?? .zero) }
 
-    private static func isLink(_ path: String) -> Bool {
-        var info = stat()
-        return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK
+    /// The names in a folder, sorted, as the kernel has them (readdir, not Foundation, which
+    /// would turn a name that is not UTF-8 into one that does not exist).
+    private static func names(in folder: RawPath) -> [RawPath] {
+        guard let directory = folder.withCString({ opendir($0) }) else { return [] }
+        defer { closedir(directory) }
+        var names: [RawPath] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { RawPath(bytes: $0.prefix { $0 != 0 }) }
+            if name.bytes != [UInt8(ascii: ".")] && name.bytes != [UInt8(ascii: "."), UInt8(ascii: ".")] { names.append(name) }
+        }
+        return names.sorted()
     }
 
-    private func reportLink(_ path: String) {
+    private static func isLink(_ path: RawPath) -> Bool {
+        var info = stat()
+        return path.withCString { lstat($0, &info) } == 0 && info.st_mode & S_IFMT == S_IFLNK
+    }
+
+    private func reportLink(_ path: RawPath) {
         guard reportedLinks.insert(path).inserted else { return }
-        report(.linkIgnored(path))
+        report(.linkIgnored(path.description))
     }
 
-    private static func isDirectory(_ path: String) -> Bool {
+    private static func isDirectory(_ path: RawPath) -> Bool {
         var info = stat()
-        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+        return path.withCString { stat($0, &info) } == 0 && info.st_mode & S_IFMT == S_IFDIR
     }
 
-    private static func normalizedPath(_ url: URL) -> String {
-        var path = url.standardizedFileURL.path
-        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-        return path
+    private static func normalizedPath(_ url: URL) -> RawPath {
+        var path = RawPath(url.standardizedFileURL).bytes
+        while path.count > 1 && path.last == UInt8(ascii: "/") { path.removeLast() }
+        return RawPath(bytes: path)
     }
 }

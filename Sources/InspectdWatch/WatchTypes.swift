@@ -1,4 +1,5 @@
 import Foundation
+import InspectdFiles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,15 +53,17 @@ public struct WatchedCamera: Sendable, Hashable {
 /// A file the watcher believes is a complete new (or rewritten) frame.
 public struct FrameArrival: Sendable, Hashable {
     public var camera: String
-    public var url: URL
-    /// First path component under the camera folder; nil for a frame at its top level.
+    /// The frame's path as the file system has it (its name need not be UTF-8).
+    public var path: RawPath
+    /// First path component under the camera folder (as text, a byte that is not UTF-8 shown as
+    /// `\xHH`); nil for a frame at its top level.
     public var subfolder: String?
     /// When the close or move event (or the scan) saw it.
     public var seenAt: ContinuousClock.Instant
 
-    public init(camera: String, url: URL, subfolder: String?, seenAt: ContinuousClock.Instant) {
+    public init(camera: String, path: RawPath, subfolder: String?, seenAt: ContinuousClock.Instant) {
         self.camera = camera
-        self.url = url
+        self.path = path
         self.subfolder = subfolder
         self.seenAt = seenAt
     }
@@ -98,9 +101,9 @@ public struct FileStamp: Sendable, Hashable {
     }
 
     /// The stamp of the regular file at `path`; nil when there is none (a symbolic link is not one).
-    public init?(path: String) {
+    public init?(path: RawPath) {
         var info = stat()
-        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+        guard path.withCString({ lstat($0, &info) }) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
         self.init(info)
     }
 
@@ -121,5 +124,3 @@ public struct WatchFailure: Error, CustomStringConvertible, Sendable {
         self.reason = reason
     }
 }
-
-func systemError(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }

@@ -122,11 +122,11 @@ struct BenchDaemon: AsyncParsableCommand {
         /// frames were scored together with it.
         func nextVerdict() async throws -> (latency: Double, seen: ContinuousClock.Instant, batch: Int) {
             guard let verdict = await verdicts.next() else { throw CancellationError() }
-            let name = verdict.url.lastPathComponent
+            let name = verdict.path.lastComponent.description
             guard let stem = closedAt.keys.first(where: { name.hasPrefix("bench-\($0)-") }) else {
                 throw ValidationError("unexpected verdict \(name)")
             }
-            let fields = try JSONSerialization.jsonObject(with: Data(contentsOf: verdict.url)) as? [String: Any]
+            let fields = try JSONSerialization.jsonObject(with: Data(RawFile.read(verdict.path))) as? [String: Any]
             let batch = (fields?["timings"] as? [String: Any])?["batch_frames"] as? Int ?? 1
             return ((verdict.seenAt - closedAt[stem]!).inMilliseconds, verdict.seenAt, batch)
         }

@@ -105,6 +105,34 @@ final class DaemonTests: XCTestCase {
         XCTAssertEqual(harness.scored.current, 5, "a frame was scored again after the restart")
     }
 
+    /// Killed after the verdict reached the spool and before the frame index recorded it: the
+    /// verdict in the spool counts as the record, so the frame is not scored a second time.
+    func testAVerdictInTheSpoolWithoutAnIndexRecordIsNotScoredAgain() async throws {
+        let harness = try DaemonHarness()
+        defer { harness.cleanUp() }
+        let cam = harness.camera("cam1")
+        try await harness.start()
+        try Data(DaemonHarness.frame(bright: false)).write(to: cam.appendingPathComponent("a.png"))
+        _ = try await harness.waitForVerdicts(1)
+        try await harness.stop()
+        try FileManager.default.removeItem(at: harness.root.appendingPathComponent("state/frames.index"))
+        // A reader may have moved it to cur/ already.
+        let verdict = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: harness.spoolNew.path).first { $0.hasSuffix(".json") })
+        try FileManager.default.moveItem(at: harness.spoolNew.appendingPathComponent(verdict),
+                                         to: harness.root.appendingPathComponent("spool/cur/\(verdict)"))
+        // Older than the settle time, so the start-up scan offers it at once.
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -60)], ofItemAtPath: cam.appendingPathComponent("a.png").path)
+
+        try await harness.start()
+        try Data(DaemonHarness.frame(bright: true)).write(to: cam.appendingPathComponent("b.png"))
+        _ = try await harness.waitForVerdicts(1)
+        try await Task.sleep(for: .milliseconds(500))
+        try await harness.stop()
+        XCTAssertEqual(harness.scored.current, 2, "a.png was scored again")
+        let index = try String(contentsOf: harness.root.appendingPathComponent("state/frames.index"), encoding: .utf8)
+        XCTAssertTrue(index.contains("/a.png"), "the frame is recorded again from its verdict")
+    }
+
     func testBurstThroughATinyQueueGivesEachFrameOneVerdict() async throws {
         let harness = try DaemonHarness(daemonExtra: "queue_capacity = 2")
         defer { harness.cleanUp() }

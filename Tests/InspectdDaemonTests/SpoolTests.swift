@@ -1,4 +1,5 @@
 import Foundation
+import InspectdFiles
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -28,14 +29,20 @@ final class SpoolTests: XCTestCase {
     }
 
     func testBasenameIsStableSafeAndUniquePerPathAndContent() {
-        let frame = URL(fileURLWithPath: "/cams/line 1/frame #7.png")
+        let frame = RawPath("/cams/line 1/frame #7.png")
         let sha = String(repeating: "ab", count: 32)
         let a = Spool.basename(camera: "top", frame: frame, sha256: sha)
         XCTAssertTrue(a.hasPrefix("top-frame__7-"), a)
         XCTAssertEqual(a.count, "top-frame__7-".count + 12)
         XCTAssertEqual(a, Spool.basename(camera: "top", frame: frame, sha256: sha))
-        XCTAssertNotEqual(a, Spool.basename(camera: "top", frame: URL(fileURLWithPath: "/cams/line 2/frame #7.png"), sha256: sha))
+        XCTAssertNotEqual(a, Spool.basename(camera: "top", frame: RawPath("/cams/line 2/frame #7.png"), sha256: sha))
         XCTAssertNotEqual(a, Spool.basename(camera: "top", frame: frame, sha256: String(repeating: "cd", count: 32)))
+        // Names that differ only in bytes that are not UTF-8 show alike but never share a basename.
+        let latin1 = Spool.basename(camera: "top", frame: RawPath(bytes: Array("/cams/f".utf8) + [0xE9] + Array(".png".utf8)), sha256: sha)
+        let stray = Spool.basename(camera: "top", frame: RawPath(bytes: Array("/cams/f".utf8) + [0xFF] + Array(".png".utf8)), sha256: sha)
+        XCTAssertTrue(latin1.hasPrefix("top-f_-"), latin1)
+        XCTAssertNotEqual(latin1, stray)
+        XCTAssertTrue(latin1.utf8.allSatisfy { $0 < 0x80 })
     }
 
     /// Every file lands in `new/` by a rename, the verdict last: a reader that sees a verdict

@@ -157,7 +157,7 @@ import Testing
             for t in 0..<4 {
                 group.addTask {
                     for i in 0..<50 {
-                        try? index.record(path: "/cam/t\(t)-\(i).png", sha256: SHA256.hex(Array("\(t)-\(i)".utf8)), stamp: stamp)
+                        try? index.record(path: RawPath("/cam/t\(t)-\(i).png"), sha256: SHA256.hex(Array("\(t)-\(i)".utf8)), stamp: stamp)
                     }
                 }
             }

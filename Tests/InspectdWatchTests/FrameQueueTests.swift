@@ -1,11 +1,12 @@
 import Foundation
+import InspectdFiles
 import InspectdWatch
 import Synchronization
 import Testing
 
 @Suite struct FrameQueueTests {
     func frame(_ name: String) -> FrameArrival {
-        FrameArrival(camera: "cam", url: URL(fileURLWithPath: "/frames/\(name)"), subfolder: nil, seenAt: .now)
+        FrameArrival(camera: "cam", path: RawPath("/frames/\(name)"), subfolder: nil, seenAt: .now)
     }
 
     @Test func deliversInOrderAndRefusesAQueuedDuplicate() async {
@@ -14,11 +15,11 @@ import Testing
         #expect(await queue.push(frame("b.png")))
         #expect(await !queue.push(frame("a.png")))
         #expect(queue.depth == 2 && queue.capacity == 4)
-        #expect(await queue.next()?.url.lastPathComponent == "a.png")
+        #expect(await queue.next()?.path.lastComponent.description == "a.png")
         // Taken by the consumer, so the same file may be queued again (it may have new content).
         #expect(await queue.push(frame("a.png")))
-        #expect(await queue.next()?.url.lastPathComponent == "b.png")
-        #expect(await queue.next()?.url.lastPathComponent == "a.png")
+        #expect(await queue.next()?.path.lastComponent.description == "b.png")
+        #expect(await queue.next()?.path.lastComponent.description == "a.png")
         #expect(queue.depth == 0)
     }
 
@@ -37,11 +38,11 @@ import Testing
         #expect(queue.depth == 2)
         // A duplicate of the waiting producer's frame is refused without waiting.
         #expect(await !queue.push(frame("3.png")))
-        #expect(await queue.next()?.url.lastPathComponent == "1.png")
+        #expect(await queue.next()?.path.lastComponent.description == "1.png")
         await producer.value
         #expect(pushed.withLock { $0 })
-        #expect(await queue.next()?.url.lastPathComponent == "2.png")
-        #expect(await queue.next()?.url.lastPathComponent == "3.png")
+        #expect(await queue.next()?.path.lastComponent.description == "2.png")
+        #expect(await queue.next()?.path.lastComponent.description == "3.png")
     }
 
     /// What piled up is taken at once, up to the limit, oldest first, and the room it makes goes
@@ -52,9 +53,9 @@ import Testing
         for name in ["1.png", "2.png", "3.png"] { await queue.push(frame(name)) }
         let producer = Task { await queue.push(frame("4.png")) }
         try? await Task.sleep(for: .milliseconds(100))  // the producer waits for room
-        #expect(queue.takeWaiting(upTo: 2).map(\.url.lastPathComponent) == ["1.png", "2.png"])
+        #expect(queue.takeWaiting(upTo: 2).map(\.path.lastComponent.description) == ["1.png", "2.png"])
         #expect(await producer.value)
-        #expect(queue.takeWaiting(upTo: 8).map(\.url.lastPathComponent) == ["3.png", "4.png"])
+        #expect(queue.takeWaiting(upTo: 8).map(\.path.lastComponent.description) == ["3.png", "4.png"])
         #expect(queue.depth == 0)
         // Taken, so the same file may be queued again.
         #expect(await queue.push(frame("1.png")))
@@ -65,7 +66,7 @@ import Testing
         let consumer = Task { await queue.next() }
         try? await Task.sleep(for: .milliseconds(50))
         #expect(await queue.push(frame("x.png")))
-        #expect(await consumer.value?.url.lastPathComponent == "x.png")
+        #expect(await consumer.value?.path.lastComponent.description == "x.png")
         #expect(queue.depth == 0)
     }
 
@@ -74,7 +75,7 @@ import Testing
         await queue.push(frame("a.png"))
         queue.finish()
         #expect(await !queue.push(frame("b.png")))
-        #expect(await queue.next()?.url.lastPathComponent == "a.png")
+        #expect(await queue.next()?.path.lastComponent.description == "a.png")
         #expect(await queue.next() == nil)
         let waiting = Task { await queue.next() }
         #expect(await waiting.value == nil)
@@ -93,7 +94,7 @@ import Testing
         try? await Task.sleep(for: .milliseconds(50))
         producerQueue.finish()
         #expect(await producer.value == false)
-        #expect(await producerQueue.next()?.url.lastPathComponent == "a.png")
+        #expect(await producerQueue.next()?.path.lastComponent.description == "a.png")
         #expect(await producerQueue.next() == nil)
     }
 
@@ -105,9 +106,9 @@ import Testing
         producer.cancel()
         #expect(await producer.value == false)
         // The cancelled frame holds no place: it can be pushed again, and is not delivered twice.
-        #expect(await queue.next()?.url.lastPathComponent == "a.png")
+        #expect(await queue.next()?.path.lastComponent.description == "a.png")
         #expect(await queue.push(frame("b.png")))
-        #expect(await queue.next()?.url.lastPathComponent == "b.png")
+        #expect(await queue.next()?.path.lastComponent.description == "b.png")
 
         let consumer = Task { await queue.next() }
         try? await Task.sleep(for: .milliseconds(50))
@@ -115,7 +116,7 @@ import Testing
         #expect(await consumer.value == nil)
         // A frame pushed after the cancelled next goes to the next consumer call, not to the void.
         #expect(await queue.push(frame("c.png")))
-        #expect(await queue.next()?.url.lastPathComponent == "c.png")
+        #expect(await queue.next()?.path.lastComponent.description == "c.png")
 
         let alreadyCancelled = Task {
             withUnsafeCurrentTask { $0?.cancel() }
@@ -133,7 +134,7 @@ import Testing
         }
         let consumer = Task {
             var names: [String] = []
-            while let frame = await queue.next() { names.append(frame.url.lastPathComponent) }
+            while let frame = await queue.next() { names.append(frame.path.lastComponent.description) }
             return names
         }
         for producer in producers { await producer.value }

@@ -36,6 +36,20 @@ final class TemporaryFolder: Sendable {
         return file
     }
 
+    /// Writes a frame whose name is any bytes (`relative` need not be UTF-8), in one go.
+    @discardableResult
+    func writeRaw(_ relative: [UInt8], bytes: Int = 256) throws -> RawPath {
+        let file = RawPath(url).appending(RawPath(bytes: relative))
+        let descriptor = file.withCString { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+        guard descriptor >= 0 else { throw WatchFailure(path: file.description, reason: "cannot create test file") }
+        defer { close(descriptor) }
+        let data = [UInt8](repeating: 7, count: bytes)
+        guard data.withUnsafeBytes({ Glibc.write(descriptor, $0.baseAddress!, $0.count) }) == bytes else {
+            throw WatchFailure(path: file.description, reason: "cannot write test file")
+        }
+        return file
+    }
+
     /// A file written an hour ago as far as its modification time says: older than any settle time.
     @discardableResult
     func writeOld(_ relative: String, bytes: Int = 256) throws -> URL {
@@ -57,7 +71,7 @@ func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async
 
 /// A frame the test consumer processed, as the daemon would: hashed and recorded in the index.
 struct Processed: Sendable, Hashable {
-    let path: String
+    let path: RawPath
     let sha256: String
     let size: Int64
 }
@@ -113,7 +127,7 @@ final class WatchRun: Sendable {
     func startConsumer() {
         let consumer = Task { [queue, index, log] in
             while let frame = await queue.next() {
-                let size = FileStamp(path: frame.url.path)?.size
+                let size = FileStamp(path: frame.path)?.size
                 log.withLock { $0.arrivals.append(frame); $0.sizes.append(size) }
                 guard let index else { continue }
                 do {
@@ -127,10 +141,10 @@ final class WatchRun: Sendable {
     }
 
     private static func process(_ frame: FrameArrival, index: FrameIndex, log: Box<Log>) throws {
-        let path = frame.url.path
+        let path = frame.path
         guard let stamp = FileStamp(path: path) else { return }
         if index.knownHash(path: path, stamp: stamp) != nil { return }
-        let sha = try SHA256.hex(ofFile: frame.url)
+        let sha = try SHA256.hex(RawFile.read(frame.path))
         log.withLock { $0.hashed += 1 }
         // Changed while it was read: its next close event brings it again.
         guard FileStamp(path: path) == stamp, !index.contains(path: path, sha256: sha) else { return }
@@ -157,14 +171,14 @@ final class WatchRun: Sendable {
 
     /// The sizes the file of this name had when the consumer took it, one per arrival.
     func sizes(named name: String) -> [Int64?] {
-        log.withLock { log in zip(log.arrivals, log.sizes).filter { $0.0.url.lastPathComponent == name }.map(\.1) }
+        log.withLock { log in zip(log.arrivals, log.sizes).filter { $0.0.path.lastComponent.description == name }.map(\.1) }
     }
 
     /// How often a file of this name (last path component) arrived.
-    func arrivals(named name: String) -> Int { arrivals.filter { $0.url.lastPathComponent == name }.count }
+    func arrivals(named name: String) -> Int { arrivals.filter { $0.path.lastComponent.description == name }.count }
 
     /// The names that arrived, each once, sorted.
-    var arrivedNames: [String] { Array(Set(arrivals.map { $0.url.lastPathComponent })).sorted() }
+    var arrivedNames: [String] { Array(Set(arrivals.map { $0.path.lastComponent.description })).sorted() }
     /// The paths reported as ignored links, in order.
     var ignoredLinks: [String] {
         events.compactMap { event in

@@ -1,4 +1,5 @@
 import Foundation
+import InspectdFiles
 import InspectdWatch
 import Testing
 #if canImport(Glibc)
@@ -17,7 +18,7 @@ import Glibc
         #expect(await eventually { run.arrivals(named: "sentinel.png") == 1 })
         await run.stop()
         let arrival = try #require(run.arrivals.first)
-        #expect(arrival.url.path == file.path && arrival.camera == "cam" && arrival.subfolder == nil)
+        #expect(arrival.path == RawPath(file.path) && arrival.camera == "cam" && arrival.subfolder == nil)
         #expect(run.arrivals(named: "frame-001.png") == 1)
         #expect(run.failure == nil)
     }
@@ -71,7 +72,7 @@ import Glibc
         try folder.write("day2/line-a/deeper/f4.png")
         #expect(await eventually { run.arrivals(named: "f4.png") == 1 })
         await run.stop()
-        let bySubfolder = Dictionary(run.arrivals.map { ($0.url.lastPathComponent, $0.subfolder) }, uniquingKeysWith: { a, _ in a })
+        let bySubfolder = Dictionary(run.arrivals.map { ($0.path.lastComponent.description, $0.subfolder) }, uniquingKeysWith: { a, _ in a })
         #expect(bySubfolder["f1.png"] == "day1")
         #expect(bySubfolder["f3.png"] == "day2")
         #expect(run.arrivals(named: "f4.png") == 1)
@@ -95,7 +96,7 @@ import Glibc
         #expect(await eventually { run.arrivals(named: "sentinel.png") == 1 })
         await run.stop()
         #expect(run.arrivals(named: "four.png") == 0)
-        #expect(run.arrivals.allSatisfy { $0.url.path.hasPrefix(folder.url.path) })
+        #expect(run.arrivals.allSatisfy { $0.path.relative(to: RawPath(folder.url.path)) != nil })
     }
 
     @Test func aNonRecursiveCameraIgnoresSubfolders() async throws {
@@ -140,7 +141,7 @@ import Glibc
         try right.write("r.png")
         #expect(await eventually { run.arrivals.count == 2 })
         await run.stop()
-        let cameras = Dictionary(run.arrivals.map { ($0.url.lastPathComponent, $0.camera) }, uniquingKeysWith: { a, _ in a })
+        let cameras = Dictionary(run.arrivals.map { ($0.path.lastComponent.description, $0.camera) }, uniquingKeysWith: { a, _ in a })
         #expect(cameras == ["l.png": "left", "r.png": "right"])
     }
 

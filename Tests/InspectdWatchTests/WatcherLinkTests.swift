@@ -1,4 +1,5 @@
 import Foundation
+import InspectdFiles
 import InspectdWatch
 import Testing
 

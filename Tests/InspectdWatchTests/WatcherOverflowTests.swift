@@ -58,7 +58,7 @@ import Glibc
         #expect(run.failure == nil)
         let paths = run.processed.map(\.path)
         #expect(Set(paths).count == paths.count)
-        #expect(Set(paths.map { URL(fileURLWithPath: $0).lastPathComponent })
+        #expect(Set(paths.map { $0.lastComponent.description })
                 == Set((0..<30).map { String(format: "burst-%03d.png", $0) } + (0..<20).map { String(format: "late-%03d.png", $0) } + ["sentinel.png"]))
         #expect(run.processed.allSatisfy { $0.size == 256 })
         // The rescan offered frames that were already processed; the index turned them away.

@@ -1,4 +1,5 @@
 import Foundation
+import InspectdFiles
 import InspectdWatch
 import Testing
 #if canImport(Glibc)
@@ -16,7 +17,7 @@ import Glibc
         try folder.write("day/.staging.png")
         try folder.write("day/new.png.part")
         #expect(await eventually { run.arrivals(named: "new.png") == 1 })
-        let arrival = try #require(run.arrivals.first { $0.url.lastPathComponent == "new.png" })
+        let arrival = try #require(run.arrivals.first { $0.path.lastComponent.description == "new.png" })
         #expect(arrival.subfolder == "day")
         // Unchanged files are not taken again at later polls; a rewritten one is.
         try folder.write("existing.png", bytes: 999)

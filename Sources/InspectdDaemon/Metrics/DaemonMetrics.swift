@@ -32,6 +32,8 @@ public final class DaemonMetrics: Sendable {
         var model: String?
         var precision = "fp32"
         var spoolBytes: Int64 = 0
+        var spoolWritable = true
+        var spoolBlockedPauses = 0
         var retentionRemoved = 0
         var recentDecisions: [Double] = []
     }
@@ -71,6 +73,12 @@ public final class DaemonMetrics: Sendable {
     public func recordConfirmation() { state.withLock { $0.confirmations += 1 } }
     public func recordRescan() { state.withLock { $0.rescans += 1 } }
     public func recordQuarantine() { state.withLock { $0.quarantined += 1 } }
+    public func setSpoolWritable(_ writable: Bool) {
+        state.withLock { s in
+            if s.spoolWritable && !writable { s.spoolBlockedPauses += 1 }
+            s.spoolWritable = writable
+        }
+    }
     public func setQueue(depth: Int, capacity: Int) { state.withLock { ($0.queueDepth, $0.queueCapacity) = (depth, capacity) } }
     public func setModel(_ version: String?, precision: String = "fp32") {
         state.withLock {
@@ -152,6 +160,10 @@ public final class DaemonMetrics: Sendable {
         if let model = s.model { out += "inspectd_model_info{version=\"\(Self.escape(model))\",precision=\"\(s.precision)\"} 1\n" }
         family("spool_bytes", "gauge", "Bytes kept in the spool and quarantine after the last retention pass.")
         out += "inspectd_spool_bytes \(s.spoolBytes)\n"
+        family("spool_writable", "gauge", "1 while verdicts can be written into the spool; 0 while inspection is paused because they cannot (disk full, read-only).")
+        out += "inspectd_spool_writable \(s.spoolWritable ? 1 : 0)\n"
+        family("spool_blocked_total", "counter", "Times inspection was paused because the spool could not be written.")
+        out += "inspectd_spool_blocked_total \(s.spoolBlockedPauses)\n"
         family("retention_removed_files_total", "counter", "Files removed by retention.")
         out += "inspectd_retention_removed_files_total \(s.retentionRemoved)\n"
         family("start_time_seconds", "gauge", "Unix time the daemon started.")

@@ -31,6 +31,9 @@ struct FrameProcessor: Sendable {
         /// Undecodable but written moments ago: a writer that closes and reopens a file (or
         /// creates it empty first) may still be at work. Offer it again after `settle`.
         case retry
+        /// Scored, but its verdict could not be written (a full disk, a read-only or removed
+        /// spool): not recorded, so it must be offered again once the spool takes files.
+        case spoolUnwritable(reason: String)
         case decided(Verdict.Outcome)
     }
 
@@ -79,7 +82,7 @@ struct FrameProcessor: Sendable {
 
     /// Reads, hashes and decodes a frame; `.done` for one that gets no verdict now.
     func admit(_ arrival: FrameArrival) -> Admission {
-        let path = arrival.url.path
+        let path = arrival.path
         guard let camera = configuration.cameras.first(where: { $0.name == arrival.camera }) else { return .done(.skipped) }
         guard let stamp = FileStamp(path: path) else { return .done(.skipped) }  // gone before its turn
         // A rescan offers every file again; unchanged ones are known by size and mtime, unhashed.
@@ -88,10 +91,10 @@ struct FrameProcessor: Sendable {
         let decodeStart = ContinuousClock.now
         let bytes: [UInt8]
         do {
-            bytes = try [UInt8](Data(contentsOf: arrival.url))
+            bytes = try RawFile.read(path)
         } catch {
             // Unreadable now (permissions, a share that went away): leave it for the next scan.
-            logger.error("cannot read frame \(path): \(error.localizedDescription)", metadata: [
+            logger.error("cannot read frame \(path): \(error)", metadata: [
                 "MESSAGE_ID": "\(JournalMessageID.frameError.id)", JournalField.file: "\(path)", JournalField.camera: "\(camera.name)"])
             return .done(.skipped)
         }
@@ -99,11 +102,21 @@ struct FrameProcessor: Sendable {
         // Rewritten while being read: its close event brings it again, whole.
         guard FileStamp(path: path) == stamp else { return .done(.skipped) }
         if index.contains(path: path, sha256: sha256) { return .done(.skipped) }
+        let basename = Spool.basename(camera: camera.name, frame: path, sha256: sha256)
+        // Killed between writing the verdict and recording the frame: the verdict is the record.
+        if spool.holdsVerdict(basename) {
+            do { try index.record(path: path, sha256: sha256, stamp: stamp) } catch {
+                logger.error("cannot record \(path) in the frame index: \(error)")
+            }
+            logger.info("\(path) already has its verdict \(basename).json in the spool (from before a restart): not scored again")
+            return .done(.skipped)
+        }
 
         var frame = Pending(
             arrival: arrival, camera: camera, stamp: stamp, sha256: sha256,
-            basename: Spool.basename(camera: camera.name, frame: arrival.url, sha256: sha256),
-            verdict: Verdict(frame: path, sha256: sha256, camera: camera.name, product: nil, model: scorer?.version,
+            basename: basename,
+            verdict: Verdict(frame: path.description, frameBase64: path.string == nil ? Data(path.bytes).base64EncodedString() : nil,
+                             sha256: sha256, camera: camera.name, product: nil, model: scorer?.version,
                              precision: scorer?.precision.rawValue, rawScore: nil, normalisedScore: nil, threshold: nil, normalisedThreshold: nil,
                              verdict: .error, error: nil, quarantinedTo: nil, outputs: [:],
                              frameModified: Verdict.timestamp(stamp.mtime), decidedAt: "",
@@ -116,15 +129,15 @@ struct FrameProcessor: Sendable {
             frame.verdict.product = product
             let image: Image
             do {
-                image = try Image(decoding: bytes, name: path)
+                image = try Image(decoding: bytes, name: path.description)
             } catch {
                 if Date().timeIntervalSince(stamp.mtime) < settle.inSeconds { return .done(.retry) }
                 frame.verdict.error = "\(error)"
                 do {
-                    frame.verdict.quarantinedTo = try quarantine.admit(arrival.url, camera: camera.name).path
+                    frame.verdict.quarantinedTo = try quarantine.admit(path, camera: camera.name).description
                     frame.quarantined = true
                 } catch {
-                    frame.verdict.error! += "; and it could not be quarantined: \(error.localizedDescription)"
+                    frame.verdict.error! += "; and it could not be quarantined: \(error)"
                 }
                 break
             }
@@ -209,7 +222,7 @@ struct FrameProcessor: Sendable {
     /// Writes the verdict and its pictures into the spool, records the frame, alerts, counts it,
     /// and applies the camera's `after` rule.
     func deliver(_ frame: Pending, pictures: [(name: String, bytes: [UInt8])]) -> Outcome {
-        let path = frame.arrival.url.path
+        let path = frame.arrival.path
         var verdict = frame.verdict
         verdict.decidedAt = Verdict.timestamp(Date())
         verdict.timings.totalMs = milliseconds(frame.arrival.seenAt, .now)
@@ -222,9 +235,9 @@ struct FrameProcessor: Sendable {
                 try Spool(root: spool.root).deliver(basename: frame.basename, pictures: pictures, verdict: encoded)
             }
         } catch {
-            // Not recorded: the frame is tried again at the next scan once the spool is writable.
-            logger.critical("cannot write the verdict of \(path) to the spool: \(error)", metadata: [JournalField.file: "\(path)"])
-            return .skipped
+            // Not recorded: the daemon holds the frame and offers it again once the spool is writable.
+            logger.error("cannot write the verdict of \(path) to the spool: \(error)", metadata: [JournalField.file: "\(path)"])
+            return .spoolUnwritable(reason: "\(error)")
         }
         do {
             try index.record(path: path, sha256: frame.sha256, stamp: frame.stamp)
@@ -281,17 +294,17 @@ struct FrameProcessor: Sendable {
         do {
             switch camera.after {
             case .leave: return
-            case .delete: try FileManager.default.removeItem(at: arrival.url)
+            case .delete: try RawFile.remove(arrival.path)
             case .archive(let directory):
-                let folder = URL(fileURLWithPath: camera.folder).standardizedFileURL.path
-                let relative = arrival.url.standardizedFileURL.path.dropFirst(folder.count).drop { $0 == "/" }
-                let target = URL(fileURLWithPath: directory).appendingPathComponent(String(relative))
-                try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try? FileManager.default.removeItem(at: target)
-                try FileMove.move(arrival.url, to: target)
+                let folder = RawPath(URL(fileURLWithPath: camera.folder).standardizedFileURL)
+                let relative = arrival.path.relative(to: folder) ?? arrival.path.lastComponent
+                let target = RawPath(URL(fileURLWithPath: directory)).appending(relative)
+                try RawFile.createFolders(target.parent)
+                try RawFile.remove(target)
+                try RawFile.move(arrival.path, to: target)
             }
         } catch {
-            logger.error("frame \(arrival.url.path) was scored but could not be \(camera.after == .delete ? "deleted" : "archived"): \(error.localizedDescription)")
+            logger.error("frame \(arrival.path) was scored but could not be \(camera.after == .delete ? "deleted" : "archived"): \(error)")
         }
     }
 }

@@ -118,6 +118,10 @@ public actor InspectionDaemon: Service {
                 scoringQueue.async { continuation.resume(returning: processor.process(arrivals)) }
             }
             busySince = nil
+            let unwritable = zip(arrivals, outcomes).compactMap { arrival, outcome -> (FrameArrival, String)? in
+                if case .spoolUnwritable(let reason) = outcome { (arrival, reason) } else { nil }
+            }
+            if let reason = unwritable.first?.1 { await pauseUntilSpoolWritable(holding: unwritable.map(\.0), reason: reason) }
             let retries = zip(arrivals, outcomes).filter { $0.1 == .retry }.map(\.0)
             if !retries.isEmpty {
                 let queue = queue, settle = processor.settle
@@ -133,6 +137,42 @@ public actor InspectionDaemon: Service {
         }
         scoringEnded.open()
     }
+
+    /// Set while inspection is paused because verdicts cannot be written into the spool.
+    var spoolBlocked = false
+
+    /// A full disk (or a spool gone read-only) must not turn frames into lost verdicts: the loop
+    /// takes no more frames, says so once, and tries the spool every few seconds; once a file of a
+    /// verdict's size can be written, the frames whose verdicts failed are offered again. Frames
+    /// arriving meanwhile wait in their folders (and the watcher's queue); none is recorded as done.
+    func pauseUntilSpoolWritable(holding frames: [FrameArrival], reason: String) async {
+        spoolBlocked = true
+        metrics.setSpoolWritable(false)
+        let root = spool.root.path
+        logger.critical("inspection paused: the spool \(root) cannot be written (\(reason)); frames stay in their folders until it can",
+                        metadata: ["MESSAGE_ID": "\(JournalMessageID.spoolBlocked.id)", JournalField.reason: "\(reason)"])
+        notify { try $0.status(statusLine()) }
+        writeMetrics()
+        let started = ContinuousClock.now
+        while !shuttingDown {
+            try? await Task.sleep(for: spoolRetryInterval)
+            if shuttingDown { break }
+            // The folders are made again too: someone may have removed them.
+            if let fresh = try? Spool(root: spool.root), fresh.accepts(bytes: 1 << 20) { break }
+        }
+        spoolBlocked = false
+        metrics.setSpoolWritable(true)
+        // Stopping meanwhile: the held frames are not in the index, so the next start finds them.
+        guard !shuttingDown else { return }
+        logger.notice("inspection resumed: the spool \(root) can be written again after \(Int((ContinuousClock.now - started).inSeconds)) s; \(frames.count) held frame(s) and \(queue.depth) queued go on",
+                      metadata: ["MESSAGE_ID": "\(JournalMessageID.spoolResumed.id)"])
+        // Pushed from another task: this loop is the queue's only consumer, and a full queue
+        // would otherwise wait for it.
+        let queue = queue
+        Task { for frame in frames { await queue.push(frame) } }
+    }
+
+    var spoolRetryInterval: Duration = .seconds(2)
 
     var shuttingDown = false
 
@@ -410,7 +450,7 @@ public actor InspectionDaemon: Service {
 
     func statusLine() -> String {
         let model = scorer.map { "model \($0.version)" } ?? "no model yet"
-        return String(format: "%.2f frames/s, backlog %d, %d frames, ", metrics.framesPerSecond, queue.depth, metrics.totalFrames) + model
+        return (spoolBlocked ? "PAUSED, the spool cannot be written; " : "") + String(format: "%.2f frames/s, backlog %d, %d frames, ", metrics.framesPerSecond, queue.depth, metrics.totalFrames) + model
             + (trainingLine.map { "; \($0)" } ?? "")
     }
 

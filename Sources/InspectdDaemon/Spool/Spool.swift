@@ -27,11 +27,31 @@ public struct Spool: Sendable {
     /// A basename that is the same for the same frame (camera, path, content), so a frame scored
     /// again after a crash replaces its own files instead of adding a second verdict, and two
     /// frames that only share a name (`lot1/f.png`, `lot2/f.png`) never share a basename.
-    public static func basename(camera: String, frame: URL, sha256: String) -> String {
-        let stem = frame.deletingPathExtension().lastPathComponent
+    /// Only letters, digits, `-` and `_` of the frame's name are kept; a byte that is not UTF-8
+    /// becomes `_` like any other character, and the identity hash keeps such names apart.
+    public static func basename(camera: String, frame: RawPath, sha256: String) -> String {
+        let stem = String(decoding: frame.stemAndExtension.stem.bytes, as: UTF8.self)
             .map { $0.isLetter || $0.isNumber || "-_".contains($0) ? $0 : "_" }
-        let identity = SHA256.hex(Array((frame.path + "\n" + sha256).utf8))
+        let identity = SHA256.hex(frame.bytes + Array(("\n" + sha256).utf8))
         return "\(camera)-\(String(stem))-\(identity.prefix(12))"
+    }
+
+    /// Whether the verdict of this basename is in `new/` or `cur/`: delivered already.
+    public func holdsVerdict(_ basename: String) -> Bool {
+        [incoming, handled].contains { FileManager.default.fileExists(atPath: $0.appendingPathComponent("\(basename).json").path) }
+    }
+
+    /// Whether a file of `bytes` can be written into `tmp/` now: what a paused daemon tries
+    /// before taking frames again. The probe is removed again.
+    public func accepts(bytes: Int) -> Bool {
+        let probe = staging.appendingPathComponent(".probe-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: probe) }
+        do {
+            try AtomicFile.write([UInt8](repeating: 0, count: bytes), to: probe, staging: staging)
+            return true
+        } catch {
+            return false
+        }
     }
 
     /// The file name a picture of `kind` gets beside its verdict.

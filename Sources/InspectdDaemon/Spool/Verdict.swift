@@ -22,7 +22,11 @@ public struct Verdict: Codable, Sendable, Equatable {
         }
     }
 
+    /// The frame's path; a byte of it that is not UTF-8 is written `\xHH`.
     public var frame: String
+    /// The path's exact bytes in base64, only when it is not UTF-8 (for a reader that must find
+    /// the file itself).
+    public var frameBase64: String?
     public var sha256: String
     public var camera: String
     public var product: String?
@@ -47,7 +51,7 @@ public struct Verdict: Codable, Sendable, Equatable {
     public var timings: Timings
 
     enum CodingKeys: String, CodingKey {
-        case frame, sha256, camera, product, model, precision
+        case frame, frameBase64 = "frame_base64", sha256, camera, product, model, precision
         case confirmedInFp32 = "confirmed_in_fp32"
         case rawScore = "raw_score", normalisedScore = "normalised_score"
         case threshold, normalisedThreshold = "normalised_threshold"
