@@ -133,6 +133,31 @@ final class DaemonTests: XCTestCase {
         XCTAssertTrue(index.contains("/a.png"), "the frame is recorded again from its verdict")
     }
 
+    /// Killed after a corrupt frame's ERROR verdict and before its move to the quarantine: the
+    /// next start moves it, with no second verdict.
+    func testAQuarantineCutShortByAKillIsCompletedAtTheNextStart() async throws {
+        let harness = try DaemonHarness()
+        defer { harness.cleanUp() }
+        let cam = harness.camera("cam1")
+        try await harness.start()
+        try Data("not an image".utf8).write(to: cam.appendingPathComponent("broken.png"))
+        let first = try await harness.waitForVerdicts(1)
+        let verdict = try XCTUnwrap(first.first)
+        try await harness.stop()
+        let quarantined = try XCTUnwrap(verdict["quarantined_to"] as? String)
+        try FileManager.default.moveItem(atPath: quarantined, toPath: cam.appendingPathComponent("broken.png").path)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -60)], ofItemAtPath: cam.appendingPathComponent("broken.png").path)
+        try FileManager.default.removeItem(at: harness.root.appendingPathComponent("state/frames.index"))
+
+        try await harness.start()
+        try Data(DaemonHarness.frame(bright: false)).write(to: cam.appendingPathComponent("next.png"))
+        _ = try await harness.waitForVerdicts(2)
+        try await harness.stop()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: quarantined))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cam.appendingPathComponent("broken.png").path))
+        XCTAssertEqual(harness.verdicts().count, 2)
+    }
+
     func testBurstThroughATinyQueueGivesEachFrameOneVerdict() async throws {
         let harness = try DaemonHarness(daemonExtra: "queue_capacity = 2")
         defer { harness.cleanUp() }

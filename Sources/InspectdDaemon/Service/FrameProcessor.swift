@@ -45,7 +45,8 @@ struct FrameProcessor: Sendable {
         let sha256: String
         let basename: String
         var verdict: Verdict
-        var quarantined = false
+        /// Where an undecodable frame goes once its verdict is in the spool.
+        var quarantineTarget: RawPath?
         /// Decoded, of a product named: what the scorer is asked. Nil for a frame already decided
         /// (an ERROR verdict).
         var request: FrameRequest?
@@ -103,12 +104,12 @@ struct FrameProcessor: Sendable {
         guard FileStamp(path: path) == stamp else { return .done(.skipped) }
         if index.contains(path: path, sha256: sha256) { return .done(.skipped) }
         let basename = Spool.basename(camera: camera.name, frame: path, sha256: sha256)
-        // Killed between writing the verdict and recording the frame: the verdict is the record.
-        if spool.holdsVerdict(basename) {
-            do { try index.record(path: path, sha256: sha256, stamp: stamp) } catch {
-                logger.error("cannot record \(path) in the frame index: \(error)")
-            }
+        // Killed between writing the verdict and recording the frame: the verdict is the record,
+        // and what was to follow it (quarantine, the `after` rule) is done now.
+        if let delivered = spool.deliveredVerdict(basename) {
             logger.info("\(path) already has its verdict \(basename).json in the spool (from before a restart): not scored again")
+            finishDelivered(arrival, camera: camera, verdict: delivered)
+            record(path, sha256: sha256, stamp: stamp)
             return .done(.skipped)
         }
 
@@ -134,8 +135,11 @@ struct FrameProcessor: Sendable {
                 if Date().timeIntervalSince(stamp.mtime) < settle.inSeconds { return .done(.retry) }
                 frame.verdict.error = "\(error)"
                 do {
-                    frame.verdict.quarantinedTo = try quarantine.admit(path, camera: camera.name).description
-                    frame.quarantined = true
+                    // Moved after its verdict is in the spool: a kill in between leaves the frame
+                    // where it was, and the next start finds the verdict and moves it then.
+                    let target = try quarantine.place(for: path, camera: camera.name)
+                    frame.verdict.quarantinedTo = target.description
+                    frame.quarantineTarget = target
                 } catch {
                     frame.verdict.error! += "; and it could not be quarantined: \(error)"
                 }
@@ -239,15 +243,45 @@ struct FrameProcessor: Sendable {
             logger.error("cannot write the verdict of \(path) to the spool: \(error)", metadata: [JournalField.file: "\(path)"])
             return .spoolUnwritable(reason: "\(error)")
         }
+        if let target = frame.quarantineTarget {
+            moveToQuarantine(path, target: target)
+        } else if verdict.verdict != .error {
+            applyAfterRule(frame.camera, frame.arrival)
+        }
+        record(path, sha256: frame.sha256, stamp: frame.stamp)
+        announce(verdict, basename: frame.basename)
+        metrics.recordFrame(product: verdict.product, verdict: verdict.verdict, latency: verdict.timings.totalMs / 1000)
+        return .decided(verdict.verdict)
+    }
+
+    func record(_ path: RawPath, sha256: String, stamp: FileStamp) {
         do {
-            try index.record(path: path, sha256: frame.sha256, stamp: frame.stamp)
+            try index.record(path: path, sha256: sha256, stamp: stamp)
         } catch {
             logger.error("cannot record \(path) in the frame index (it may be scored again after a restart): \(error)")
         }
-        announce(verdict, basename: frame.basename)
-        metrics.recordFrame(product: verdict.product, verdict: verdict.verdict, latency: verdict.timings.totalMs / 1000)
-        if frame.quarantined { metrics.recordQuarantine() } else if verdict.verdict != .error { applyAfterRule(frame.camera, frame.arrival) }
-        return .decided(verdict.verdict)
+    }
+
+    func moveToQuarantine(_ path: RawPath, target: RawPath) {
+        do {
+            try RawFile.move(path, to: target)
+            metrics.recordQuarantine()
+        } catch {
+            logger.error("frame \(path) could not be moved to the quarantine (its ERROR verdict is in the spool): \(error)")
+        }
+    }
+
+    /// Completes a delivery that a kill cut short: the quarantine move or the `after` rule.
+    func finishDelivered(_ arrival: FrameArrival, camera: Camera, verdict: Verdict) {
+        if verdict.quarantinedTo != nil {
+            do {
+                moveToQuarantine(arrival.path, target: try quarantine.place(for: arrival.path, camera: camera.name))
+            } catch {
+                logger.error("frame \(arrival.path) could not be moved to the quarantine: \(error)")
+            }
+        } else if verdict.verdict != .error {
+            applyAfterRule(camera, arrival)
+        }
     }
 
     /// The product a frame shows: the camera's, or the first folder below the camera folder.

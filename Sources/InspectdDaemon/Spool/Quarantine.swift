@@ -8,9 +8,9 @@ public struct Quarantine: Sendable {
 
     public init(root: URL) { self.root = root }
 
-    /// Moves `frame` in under its own name (bytes and all); a name already taken gets a numeric
-    /// suffix. Returns the new location.
-    public func admit(_ frame: RawPath, camera: String) throws -> RawPath {
+    /// Where `frame` goes: `<quarantine>/<camera>/` under its own name (bytes and all), with a
+    /// numeric suffix when that is taken. Makes the folder; moves nothing.
+    public func place(for frame: RawPath, camera: String) throws -> RawPath {
         let folder = RawPath(root).appending(camera)
         try RawFile.createFolders(folder)
         let (stem, ext) = frame.stemAndExtension
@@ -21,7 +21,6 @@ public struct Quarantine: Sendable {
             target = folder.appending(RawPath(bytes: stem.bytes + suffix))
             n += 1
         }
-        try RawFile.move(frame, to: target)
         return target
     }
 }

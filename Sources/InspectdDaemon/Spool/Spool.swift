@@ -36,9 +36,13 @@ public struct Spool: Sendable {
         return "\(camera)-\(String(stem))-\(identity.prefix(12))"
     }
 
-    /// Whether the verdict of this basename is in `new/` or `cur/`: delivered already.
-    public func holdsVerdict(_ basename: String) -> Bool {
-        [incoming, handled].contains { FileManager.default.fileExists(atPath: $0.appendingPathComponent("\(basename).json").path) }
+    /// The verdict of this basename when it is in `new/` or `cur/`: delivered already.
+    public func deliveredVerdict(_ basename: String) -> Verdict? {
+        for folder in [incoming, handled] {
+            guard let data = try? Data(contentsOf: folder.appendingPathComponent("\(basename).json")) else { continue }
+            return try? JSONDecoder().decode(Verdict.self, from: data)
+        }
+        return nil
     }
 
     /// Whether a file of `bytes` can be written into `tmp/` now: what a paused daemon tries
