@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(name: "InspectdFilesTests", dependencies: ["InspectdFiles"]),
         .testTarget(name: "InspectdModelStoreTests", dependencies: ["InspectdModelStore"]),
         // Runs the built `inspectd` executable itself (arguments, exit status, messages).
-        .testTarget(name: "InspectdCLITests"),
+        .testTarget(name: "InspectdCLITests", dependencies: ["InspectdTesting", "InspectdDetector"]),
         .testTarget(name: "InspectdTrainerTests", dependencies: [
             "InspectdTrainer", "InspectdDetector", "InspectdModelStore", "InspectdProducts", "InspectdConfig", "InspectdTesting",
             "InspectdDaemon", "InspectdImage",
