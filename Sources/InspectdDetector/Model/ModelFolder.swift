@@ -41,29 +41,37 @@ public struct ModelFolder: Sendable {
             throw Failure(path: manifestURL.path, reason: "cannot read the model manifest (\(error.localizedDescription)); "
                           + "is \(url.path) a model folder made by 'inspectd train'?")
         }
+        return try Self.manifest(decoding: data, path: manifestURL.path)
+    }
+
+    /// `readManifest` after the read: the manifest in `data`, checked; `path` names it in errors.
+    static func manifest(decoding data: Data, path: String) throws -> ModelManifest {
         // Check the format before decoding the rest: a newer layout may not decode at all.
         struct Version: Decodable { let format_version: Int? }
         guard let version = try? JSONDecoder().decode(Version.self, from: data) else {
-            throw Failure(path: manifestURL.path, reason: "not valid JSON")
+            throw Failure(path: path, reason: "not valid JSON")
         }
         guard let format = version.format_version else {
-            throw Failure(path: manifestURL.path, reason: "no format_version: not an inspectd model manifest")
+            throw Failure(path: path, reason: "no format_version: not an inspectd model manifest")
         }
         guard format == ModelManifest.currentFormat else {
-            throw Failure(path: manifestURL.path, reason: "model format \(format), this inspectd reads format \(ModelManifest.currentFormat)"
+            throw Failure(path: path, reason: "model format \(format), this inspectd reads format \(ModelManifest.currentFormat)"
                           + (format > ModelManifest.currentFormat ? " (the model is newer than the program)" : ""))
         }
+        let manifest: ModelManifest
         do {
-            return try JSONDecoder().decode(ModelManifest.self, from: data)
+            manifest = try JSONDecoder().decode(ModelManifest.self, from: data)
         } catch let DecodingError.keyNotFound(key, context) {
-            throw Failure(path: manifestURL.path, reason: "missing key '\(Self.path(context.codingPath + [key]))'")
+            throw Failure(path: path, reason: "missing key '\(Self.path(context.codingPath + [key]))'")
         } catch let DecodingError.typeMismatch(type, context) {
-            throw Failure(path: manifestURL.path, reason: "'\(Self.path(context.codingPath))' should be \(type)")
+            throw Failure(path: path, reason: "'\(Self.path(context.codingPath))' should be \(type)")
         } catch let DecodingError.dataCorrupted(context) {
-            throw Failure(path: manifestURL.path, reason: "'\(Self.path(context.codingPath))': \(context.debugDescription)")
+            throw Failure(path: path, reason: "'\(Self.path(context.codingPath))': \(context.debugDescription)")
         } catch {
-            throw Failure(path: manifestURL.path, reason: "\(error)")
+            throw Failure(path: path, reason: "\(error)")
         }
+        if let problem = manifest.problem { throw Failure(path: path, reason: problem) }
+        return manifest
     }
 
     /// Everything a model folder holds, loaded and checked.

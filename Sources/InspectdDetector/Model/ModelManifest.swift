@@ -38,6 +38,28 @@ public struct ModelManifest: Codable, Sendable, Equatable {
         case network, resolution, scoring, products, training, backbone, continual, quantisation
     }
 
+    /// The sides the model input may have: the backbone's stride at least, the largest frame side
+    /// that product intake takes at most.
+    public static let resolutions = 16...8192
+
+    /// Why a model with this manifest could not be built or could not score, or nil. Reading a
+    /// manifest refuses one with a problem, which would otherwise stop the program in a
+    /// precondition (or exhaust its memory) while loading or at the first frame.
+    public var problem: String? {
+        if let problem = network.problem { return "network: \(problem)" }
+        guard Self.resolutions.contains(resolution) else {
+            return "resolution \(resolution) is outside \(Self.resolutions.lowerBound)...\(Self.resolutions.upperBound)"
+        }
+        guard scoring.ddimSteps >= 1, scoring.ddimSteps <= scoring.noiseLevel, scoring.noiseLevel < network.timesteps else {
+            return "scoring: \(scoring.ddimSteps) DDIM steps from noise level \(scoring.noiseLevel) do not fit a schedule of "
+                + "\(network.timesteps) timesteps (1 <= steps <= level < timesteps)"
+        }
+        guard scoring.smoothingSigma >= 0, scoring.smoothingSigma <= Float(resolution) else {
+            return "scoring: smoothing sigma \(scoring.smoothingSigma) is outside 0...\(resolution) (the resolution)"
+        }
+        return nil
+    }
+
     /// What whoever loads the model to score should be told about its calibration, or nil. A model
     /// whose manifest has no `scoring.noise_seed` was calibrated on noise drawn from each frame's
     /// latent, and frames are now scored from the fixed noise of the default seed: its residual

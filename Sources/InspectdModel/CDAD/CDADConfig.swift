@@ -124,19 +124,40 @@ public struct CDADConfig: Codable, Sendable, Equatable {
         return widths.sorted()
     }
 
+    /// Above this, a size is not a model's but a damaged or hostile file's: every size, width and
+    /// count stays far enough from `Int`'s range that the arithmetic on them cannot overflow.
+    public static let maximumSize = 1 << 16
+    /// The noise schedule is an array of this many entries at most (the models use 1000).
+    public static let maximumTimesteps = 100_000
+
+    /// Why these sizes cannot build a network, or nil when they can. A manifest read from disk is
+    /// checked with this, so that a bad one is refused with the reason instead of stopping the
+    /// program in `validate`.
+    public var problem: String? {
+        let sizes = [latentChannels, amnWidth, amnLayers, amnHeads, amnFFN, neighbourWindow, unetResBlocks, unetMidBlocks,
+                     timeEmbedding, groupNormGroups] + unetWidths
+        if let size = sizes.first(where: { $0 > Self.maximumSize }) { return "size \(size) is above the limit of \(Self.maximumSize)" }
+        guard unetWidths.count <= 16 else { return "\(unetWidths.count) U-Net levels are more than 16" }
+        guard latentChannels > 0 && amnWidth > 0 && amnFFN > 0 && amnLayers >= 0 else { return "empty AMN" }
+        guard amnHeads >= 1 && amnWidth % amnHeads == 0 else { return "\(amnHeads) heads do not split width \(amnWidth)" }
+        // The sine encoding gives half the channels to y and half to x, each as sin/cos pairs.
+        guard amnWidth % 4 == 0 else { return "the 2-D sine encoding needs amnWidth divisible by 4, got \(amnWidth)" }
+        guard neighbourWindow >= 1 && neighbourWindow % 2 == 1 else { return "neighbourWindow must be odd" }
+        guard !unetWidths.isEmpty && unetWidths.allSatisfy({ $0 > 0 }) else { return "bad unetWidths \(unetWidths)" }
+        guard unetWidths[0] % 2 == 0 else { return "the timestep embedding needs an even unetWidths[0]" }
+        guard unetResBlocks >= 1 && unetMidBlocks >= 0 && timeEmbedding > 0 else { return "bad U-Net depth" }
+        guard groupNormGroups >= 1 else { return "\(groupNormGroups) group-norm groups" }
+        if let width = unetNormalisedWidths.first(where: { $0 % groupNormGroups != 0 }) {
+            return "\(groupNormGroups) groups do not divide \(width) channels"
+        }
+        guard timesteps >= 2 && timesteps <= Self.maximumTimesteps && betaStart > 0 && betaEnd < 1 && betaStart <= betaEnd else {
+            return "bad noise schedule"
+        }
+        return nil
+    }
+
     /// Stops with a message when the sizes cannot build a network.
     public func validate() {
-        precondition(latentChannels > 0 && amnWidth > 0 && amnFFN > 0 && amnLayers >= 0, "CDADConfig: empty AMN")
-        precondition(amnHeads >= 1 && amnWidth % amnHeads == 0, "CDADConfig: \(amnHeads) heads do not split width \(amnWidth)")
-        // The sine encoding gives half the channels to y and half to x, each as sin/cos pairs.
-        precondition(amnWidth % 4 == 0, "CDADConfig: the 2-D sine encoding needs amnWidth divisible by 4, got \(amnWidth)")
-        precondition(neighbourWindow >= 1 && neighbourWindow % 2 == 1, "CDADConfig: neighbourWindow must be odd")
-        precondition(!unetWidths.isEmpty && unetWidths.allSatisfy { $0 > 0 }, "CDADConfig: bad unetWidths \(unetWidths)")
-        precondition(unetWidths[0] % 2 == 0, "CDADConfig: the timestep embedding needs an even unetWidths[0]")
-        precondition(unetResBlocks >= 1 && unetMidBlocks >= 0 && timeEmbedding > 0, "CDADConfig: bad U-Net depth")
-        for width in unetNormalisedWidths {
-            precondition(width % groupNormGroups == 0, "CDADConfig: \(groupNormGroups) groups do not divide \(width) channels")
-        }
-        precondition(timesteps >= 2 && betaStart > 0 && betaEnd < 1 && betaStart <= betaEnd, "CDADConfig: bad noise schedule")
+        if let problem { preconditionFailure("CDADConfig: \(problem)") }
     }
 }
