@@ -10,6 +10,10 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "inspectd", targets: ["inspectd"]),
+        // The parsers of untrusted bytes, for the fuzz harnesses in Fuzz/ (a package can use only
+        // another package's products, not its targets).
+        .library(name: "InspectdParsers", targets: ["InspectdImage", "InspectdConfig", "InspectdTensor", "InspectdDetector",
+                                                    "InspectdProducts", "InspectdModelStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
