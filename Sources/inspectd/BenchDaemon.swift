@@ -64,71 +64,26 @@ struct BenchDaemon: AsyncParsableCommand {
             if batch > 0 { pure.append(milliseconds(since: t0) / Double(batchMax)) }  // the first one warms up
         }
 
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("inspectd-bench-daemon-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: root) }
-        let camera = root.appendingPathComponent("camera"), spool = root.appendingPathComponent("spool")
-        try FileManager.default.createDirectory(at: camera, withIntermediateDirectories: true)
-        let config = root.appendingPathComponent("inspectd.toml")
-        try """
-        [daemon]
-        state_dir = "\(root.path)/state"
-        spool_dir = "\(spool.path)"
-        model_dir = "\(modelFolder.url.path)"
-        threads = \(threads)
-        precision = "\(inspector.precision.rawValue)"
-        batch_max = \(batchMax)
-
-        [[camera]]
-        name = "bench"
-        folder = "\(camera.path)"
-        product = "\(productName)"
-        """.write(to: config, atomically: true, encoding: .utf8)
-
-        // The bench stands in for systemd: READY=1 on this socket says the daemon is up.
-        let listener = try NotifySocketListener(path: root.appendingPathComponent("notify.sock").path)
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-        child.arguments = ["run", "--config", config.path]
-        var environment = ProcessInfo.processInfo.environment
-        environment["NOTIFY_SOCKET"] = listener.notifySocket
-        environment["INSPECTD_LOG"] = "stderr"
-        child.environment = environment
-        child.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try child.run()
-        defer { if child.isRunning { child.terminate(); child.waitUntilExit() } }
-        guard listener.waitFor("READY=1", timeout: 120) else { throw ValidationError("the daemon did not report READY=1 within 120 s") }
-
-        // Verdicts are seen through inotify, as a line controller would see them: the moment
-        // the JSON is renamed into new/. (Listing the folder in a loop would steal a core.)
-        let verdicts = FrameQueue(capacity: 100_000)
-        let spoolWatcher = FrameWatcher(
-            cameras: [WatchedCamera(name: "spool", folder: spool.appendingPathComponent("new"), recursive: false, extensions: ["json"])],
-            queue: verdicts, onEvent: { _ in })
-        let watching = Task { try await spoolWatcher.run() }
-        defer { watching.cancel() }
-        try await Task.sleep(for: .milliseconds(300))
-
+        let daemon = try await DaemonUnderTest(
+            model: modelFolder.url, cameras: [.init(name: "bench", product: productName)], threads: threads,
+            precision: inspector.precision.rawValue, batchMax: batchMax)
+        let frames = try (0..<sources.count).map { try Data(contentsOf: URL(fileURLWithPath: source($0))) }
         var dropped = 0
         var closedAt: [String: ContinuousClock.Instant] = [:]
         /// Copies a frame in (written, then closed: the moment a camera finishes a file).
         func drop() throws {
-            let bytes = try Data(contentsOf: URL(fileURLWithPath: source(dropped)))
-            let stem = String(format: "frame-%05d", dropped)
+            let stem = String(format: "frame%05d", dropped)
+            try daemon.drop(frames[dropped % frames.count], camera: "bench",
+                            name: stem + "." + URL(fileURLWithPath: source(dropped)).pathExtension)
             dropped += 1
-            try bytes.write(to: camera.appendingPathComponent(stem + "." + URL(fileURLWithPath: source(dropped - 1)).pathExtension))
             closedAt[stem] = .now
         }
         /// Waits for the next verdict; returns its latency from the frame's close, ms, and how many
         /// frames were scored together with it.
         func nextVerdict() async throws -> (latency: Double, seen: ContinuousClock.Instant, batch: Int) {
-            guard let verdict = await verdicts.next() else { throw CancellationError() }
-            let name = verdict.path.lastComponent.description
-            guard let stem = closedAt.keys.first(where: { name.hasPrefix("bench-\($0)-") }) else {
-                throw ValidationError("unexpected verdict \(name)")
-            }
-            let fields = try JSONSerialization.jsonObject(with: Data(RawFile.read(verdict.path))) as? [String: Any]
-            let batch = (fields?["timings"] as? [String: Any])?["batch_frames"] as? Int ?? 1
-            return ((verdict.seenAt - closedAt[stem]!).inMilliseconds, verdict.seenAt, batch)
+            guard let verdict = try await daemon.nextVerdict() else { throw CancellationError() }
+            guard let closed = closedAt[verdict.stem] else { throw ValidationError("unexpected verdict of \(verdict.stem)") }
+            return ((verdict.seenAt - closed).inMilliseconds, verdict.seenAt, verdict.batch)
         }
 
         try drop()  // warm-up: the first frame pays for page faults and lazy set-up
@@ -151,9 +106,8 @@ struct BenchDaemon: AsyncParsableCommand {
             burstBatches += 1 / Double(max(1, verdict.batch))
         }
         let burstSeconds = (lastSeen - burstStart).inSeconds
-        let peakRSS = Self.peakResidentKiB(pid: child.processIdentifier)
-        child.terminate()
-        child.waitUntilExit()
+        let peakRSS = daemon.residentKiB.peak
+        let exitStatus = daemon.stop()
 
         latency.sort()
         burstLatency.sort()
@@ -172,19 +126,12 @@ struct BenchDaemon: AsyncParsableCommand {
             "pure_scoring_ms_p50": rounded(pureMs, digits: 1),
             "overhead_percent": rounded((1000 / framesPerSecond - pureMs) / pureMs * 100, digits: 1),
             "peak_rss_mib": rounded(Double(peakRSS) / 1024, digits: 1),
-            "exit_status": Int(child.terminationStatus),
+            "exit_status": Int(exitStatus),
         ]
         if json {
             printJSONLine(report)
         } else {
             for (key, value) in report.sorted(by: { $0.key < $1.key }) { print("\(key): \(value)") }
         }
-    }
-
-    /// VmHWM of a live process, KiB.
-    static func peakResidentKiB(pid: Int32) -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
-        return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
     }
 }

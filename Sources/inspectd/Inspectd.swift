@@ -7,7 +7,7 @@ struct Inspectd: AsyncParsableCommand {
         commandName: "inspectd",
         abstract: "Edge inspection daemon: scores camera frames with a continual diffusion anomaly detector.",
         version: Inspectd.version,
-        subcommands: [Run.self, CheckConfig.self, Train.self, TrainPending.self, Continual.self, Calibrate.self, Quantize.self, Score.self, Eval.self, Bench.self, BenchEngine.self, BenchInt8.self, BenchDaemon.self, BenchBases.self, ModelCommand.self, Products.self, Info.self]
+        subcommands: [Run.self, CheckConfig.self, Train.self, TrainPending.self, Continual.self, Calibrate.self, Quantize.self, Score.self, Eval.self, Bench.self, BenchEngine.self, BenchInt8.self, BenchDaemon.self, Soak.self, BenchBases.self, ModelCommand.self, Products.self, Info.self]
     )
 
     /// Raised by hand at each release; `inspectd --version` prints it.
