@@ -91,7 +91,7 @@ let package = Package(
         ),
 
         // Shared test helpers: seeded test data and the finite-difference gradient check.
-        .target(name: "InspectdTesting", dependencies: ["InspectdTensor", "InspectdImage"]),
+        .target(name: "InspectdTesting", dependencies: ["InspectdTensor", "InspectdImage", "InspectdWatch", "InspectdFiles"]),
 
         .testTarget(name: "InspectdFilesTests", dependencies: ["InspectdFiles"]),
         .testTarget(name: "InspectdModelStoreTests", dependencies: ["InspectdModelStore"]),
@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "InspectdDetectorTests", dependencies: ["InspectdDetector", "InspectdContinual", "InspectdFiles", "InspectdTesting"]),
         .testTarget(name: "InspectdMetricsTests", dependencies: ["InspectdMetrics"]),
         .testTarget(name: "InspectdSystemdTests", dependencies: ["InspectdSystemd", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "InspectdWatchTests", dependencies: ["InspectdWatch", "InspectdFiles"]),
+        .testTarget(name: "InspectdWatchTests", dependencies: ["InspectdWatch", "InspectdFiles", "InspectdTesting"]),
         .testTarget(name: "InspectdConfigTests", dependencies: ["InspectdConfig"]),
         .testTarget(name: "InspectdProductsTests", dependencies: ["InspectdProducts", "InspectdConfig", "InspectdImage"]),
         .testTarget(name: "InspectdDaemonTests", dependencies: [

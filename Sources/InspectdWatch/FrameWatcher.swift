@@ -24,6 +24,7 @@ public final class FrameWatcher: Sendable {
     private let queue: FrameQueue
     private let settle: Duration
     private let folderRecheck: Duration
+    private let clock: WatchClock
     private let onEvent: @Sendable (WatchEvent) -> Void
     private let running = Mutex<Running>(.idle)
 
@@ -36,11 +37,14 @@ public final class FrameWatcher: Sendable {
     /// - Parameters:
     ///   - settle: how long a file found by a listing must stay unchanged before it is taken.
     ///   - folderRecheck: how often a missing camera folder is looked for.
+    ///   - clock: what deadlines and file ages are measured with.
     ///   - onEvent: rescans, folders that cannot be watched, missing and returning folders; called
     ///     on the task running `run()`, so it should return quickly.
     public init(cameras: [WatchedCamera], queue: FrameQueue, settle: Duration = .seconds(2),
-                folderRecheck: Duration = .seconds(1), onEvent: @escaping @Sendable (WatchEvent) -> Void) {
+                folderRecheck: Duration = .seconds(1), clock: WatchClock = SystemWatchClock(),
+                onEvent: @escaping @Sendable (WatchEvent) -> Void) {
         self.cameras = cameras
+        self.clock = clock
         self.queue = queue
         self.settle = settle
         self.folderRecheck = folderRecheck
@@ -65,7 +69,7 @@ public final class FrameWatcher: Sendable {
         }
         let readiness: Readiness
         do {
-            readiness = try Readiness(watching: descriptor)
+            readiness = try Readiness(watching: descriptor, clock: clock)
         } catch {
             close(descriptor)
             running.withLock { $0 = .idle }
@@ -74,7 +78,7 @@ public final class FrameWatcher: Sendable {
         running.withLock { $0 = .running(readiness) }
 
         let session = WatchSession(cameras: cameras, inotify: descriptor, settle: settle, folderRecheck: folderRecheck,
-                                   report: onEvent)
+                                   clock: clock, report: onEvent)
         var frames = session.start()
         onEvent(.started(watchedFolders: session.watchedFolders))
         while !Task.isCancelled {
@@ -83,7 +87,9 @@ public final class FrameWatcher: Sendable {
                 if await !queue.push(frame), Task.isCancelled { break }
             }
             if Task.isCancelled { break }
+            clock.watcherWillWait()
             await readiness.wait(until: session.nextDeadline)
+            clock.watcherWoke()
             frames = readiness.takeRescanRequest() ? session.rescan(reason: "requested") : []
             frames += session.readEvents()
             frames += session.handleDue()

@@ -15,6 +15,7 @@ import Glibc
 /// again.
 final class Readiness: Sendable {
     private let watched: Int32
+    private let clock: WatchClock
     private let wakeRead: Int32
     private let wakeWrite: Int32
     private let mailbox = Mutex(Mailbox())
@@ -34,7 +35,7 @@ final class Readiness: Sendable {
     }
 
     /// Starts the thread; it polls `descriptor` (which stays the caller's to close, after `stop`).
-    init(watching descriptor: Int32) throws {
+    init(watching descriptor: Int32, clock: WatchClock) throws {
         var ends: [Int32] = [-1, -1]
         guard pipe(&ends) == 0 else {
             throw WatchFailure(path: "pipe", reason: "cannot create the wake-up pipe: \(systemError())")
@@ -46,6 +47,9 @@ final class Readiness: Sendable {
         watched = descriptor
         wakeRead = ends[0]
         wakeWrite = ends[1]
+        self.clock = clock
+        // A clock moved by hand ends the wait the way a deadline that passed would.
+        clock.onAdvance { [weak self] in self?.poke() }
         let thread = Thread { [self] in loop() }
         thread.name = "inspectd-inotify"
         thread.start()
@@ -108,7 +112,7 @@ final class Readiness: Sendable {
             let (request, stopping) = mailbox.withLock { ($0.request, $0.stopping) }
             if stopping { break }
             guard let request else { continue }
-            while poll(&fds, 2, Self.milliseconds(until: request.deadline)) < 0 && errno == EINTR {}
+            while poll(&fds, 2, request.deadline.map(clock.pollTimeout(until:)) ?? -1) < 0 && errno == EINTR {}
             while read(wakeRead, &drain, drain.count) > 0 {}
             let taken = mailbox.withLock { m in
                 defer { m.request = nil }
@@ -126,11 +130,5 @@ final class Readiness: Sendable {
         stopped?.resume()
     }
 
-    /// poll(2)'s timeout: rounded up, so a wake-up never comes just before the deadline; -1 for none.
-    private static func milliseconds(until deadline: ContinuousClock.Instant?) -> Int32 {
-        guard let deadline else { return -1 }
-        let (seconds, attoseconds) = ContinuousClock.now.duration(to: deadline).components
-        let ms = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-        return Int32(clamping: max(0, ms))
-    }
+
 }

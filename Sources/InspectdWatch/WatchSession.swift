@@ -34,6 +34,7 @@ final class WatchSession {
     private let inotify: Int32
     private let settle: Duration
     private let folderRecheck: Duration
+    private let clock: WatchClock
     private let report: @Sendable (WatchEvent) -> Void
     private var cameras: [Camera]
     private var watches: [Int32: Watch] = [:]
@@ -43,8 +44,9 @@ final class WatchSession {
     private var nextFolderCheck: ContinuousClock.Instant?
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
 
-    init(cameras: [WatchedCamera], inotify: Int32, settle: Duration, folderRecheck: Duration,
+    init(cameras: [WatchedCamera], inotify: Int32, settle: Duration, folderRecheck: Duration, clock: WatchClock,
          report: @escaping @Sendable (WatchEvent) -> Void) {
+        self.clock = clock
         self.cameras = cameras.map { Camera(spec: $0, root: Self.normalizedPath($0.folder)) }
         self.inotify = inotify
         self.settle = settle
@@ -57,7 +59,7 @@ final class WatchSession {
     /// Watches every folder, then lists them all.
     func start() -> [FrameArrival] {
         var frames: [FrameArrival] = []
-        let now = ContinuousClock.now
+        let now = clock.now
         for i in cameras.indices {
             if cameras[i].spec.pollInterval == nil {
                 attach(i, frames: &frames)
@@ -87,7 +89,7 @@ final class WatchSession {
     func rescan(reason: String) -> [FrameArrival] {
         report(.rescan(reason: reason))
         var frames: [FrameArrival] = []
-        let now = ContinuousClock.now
+        let now = clock.now
         for i in cameras.indices {
             if cameras[i].spec.pollInterval != nil {
                 for path in cameras[i].polled.keys { cameras[i].polled[path]?.taken = false }
@@ -137,7 +139,7 @@ final class WatchSession {
     /// Settling files, missing folders and polls that are due.
     func handleDue() -> [FrameArrival] {
         var frames: [FrameArrival] = []
-        let now = ContinuousClock.now
+        let now = clock.now
         for (path, entry) in settling where entry.due <= now {
             guard let stamp = FileStamp(path: path) else {
                 settling[path] = nil
@@ -186,7 +188,7 @@ final class WatchSession {
             // A new regular file is taken when it is closed; its creation only says it is coming.
             guard mask & UInt32(IN_CLOSE_WRITE | IN_MOVED_TO) != 0, let stamp = FileStamp(path: path) else { return }
             if let quiet = spec.settle {
-                settling[path] = Settling(camera: watch.camera, stamp: stamp, due: .now + quiet)
+                settling[path] = Settling(camera: watch.camera, stamp: stamp, due: clock.now + quiet)
             } else {
                 take(watch.camera, path, frames: &frames)
             }
@@ -213,7 +215,7 @@ final class WatchSession {
         }
         cameras[i].present = false
         if cameras[i].spec.pollInterval == nil, nextFolderCheck == nil {
-            nextFolderCheck = .now + folderRecheck
+            nextFolderCheck = clock.now + folderRecheck
         }
     }
 
@@ -240,14 +242,14 @@ final class WatchSession {
         } else {
             report(.watchFailed(folder: folder.description, reason: systemError()))
         }
-        let now = ContinuousClock.now
+        let now = clock.now
         for entry in Self.list(folder) {
             if entry.isDirectory {
                 if spec.recursive { watchTree(i, entry.path, seen: &seen, frames: &frames) }
             } else if entry.isLink {
                 if spec.acceptsFileName(entry.name.description) { reportLink(entry.path) }
             } else if spec.acceptsFileName(entry.name.description) {
-                let age = Date().timeIntervalSince(entry.stamp.mtime)
+                let age = clock.wallNow.timeIntervalSince(entry.stamp.mtime)
                 let settle = settleTime(i)
                 if age >= settle.inSeconds {
                     take(i, entry.path, frames: &frames)
@@ -313,7 +315,7 @@ final class WatchSession {
         settling[path] = nil
         let below = path.relative(to: cameras[i].root)?.components ?? []
         let subfolder = below.count > 1 ? below[0].description : nil
-        frames.append(FrameArrival(camera: cameras[i].spec.name, path: path, subfolder: subfolder, seenAt: .now))
+        frames.append(FrameArrival(camera: cameras[i].spec.name, path: path, subfolder: subfolder, seenAt: clock.now))
     }
 
     private struct Entry {

@@ -124,3 +124,40 @@ public struct WatchFailure: Error, CustomStringConvertible, Sendable {
         self.reason = reason
     }
 }
+
+/// The watcher's time: a monotonic clock for settle, poll and folder-check deadlines, and the wall
+/// clock that files' modification times are compared with. The daemon uses `SystemWatchClock`;
+/// tests use a clock they move by hand, so a settle time never runs out while a test is still
+/// writing because the machine happened to be busy (a test library's `ManualWatchClock`).
+public protocol WatchClock: Sendable {
+    var now: ContinuousClock.Instant { get }
+    var wallNow: Date { get }
+    /// How long the watcher's poll(2) may block for `deadline`, in milliseconds (-1: until woken).
+    func pollTimeout(until deadline: ContinuousClock.Instant) -> Int32
+    /// Registers what wakes the waiting watcher when time jumps; a real clock never jumps.
+    func onAdvance(_ wake: @escaping @Sendable () -> Void)
+    /// Told when the watcher has handled what was due and pushed what it found, before it waits,
+    /// and when it wakes: how a test clock knows that a move of time has been handled.
+    func watcherWillWait()
+    func watcherWoke()
+}
+
+extension WatchClock {
+    public func watcherWillWait() {}
+    public func watcherWoke() {}
+}
+
+public struct SystemWatchClock: WatchClock {
+    public init() {}
+    public var now: ContinuousClock.Instant { .now }
+    public var wallNow: Date { Date() }
+
+    /// Rounded up, so a wake-up never comes just before the deadline.
+    public func pollTimeout(until deadline: ContinuousClock.Instant) -> Int32 {
+        let (seconds, attoseconds) = ContinuousClock.now.duration(to: deadline).components
+        let ms = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        return Int32(clamping: max(0, ms))
+    }
+
+    public func onAdvance(_ wake: @escaping @Sendable () -> Void) {}
+}

@@ -1,5 +1,6 @@
 import Foundation
 import InspectdFiles
+import InspectdTesting
 import InspectdWatch
 import Synchronization
 import Testing
@@ -104,12 +105,13 @@ final class WatchRun: Sendable {
     }
 
     init(cameras: [WatchedCamera], capacity: Int = 64, settle: Duration = .milliseconds(200),
-         folderRecheck: Duration = .milliseconds(100), index: FrameIndex? = nil, consume: Bool = true) {
+         folderRecheck: Duration = .milliseconds(100), clock: WatchClock = SystemWatchClock(), index: FrameIndex? = nil,
+         consume: Bool = true) {
         let queue = FrameQueue(capacity: capacity)
         let log = self.log
         self.queue = queue
         self.index = index
-        watcher = FrameWatcher(cameras: cameras, queue: queue, settle: settle, folderRecheck: folderRecheck) { event in
+        watcher = FrameWatcher(cameras: cameras, queue: queue, settle: settle, folderRecheck: folderRecheck, clock: clock) { event in
             log.withLock { $0.events.append(event) }
         }
         let watcher = self.watcher

@@ -1,5 +1,6 @@
 import Foundation
 import InspectdFiles
+import InspectdTesting
 import InspectdWatch
 import Testing
 #if canImport(Glibc)
@@ -112,15 +113,19 @@ import Glibc
 
     @Test func aFramePausedHalfWrittenIsTakenOnceAfterItIsComplete() async throws {
         let folder = try TemporaryFolder()
-        let run = WatchRun(cameras: [camera(folder.url)], settle: .milliseconds(200))
+        let clock = ManualWatchClock()
+        let run = WatchRun(cameras: [camera(folder.url)], settle: .milliseconds(200), clock: clock)
         #expect(await run.started())
         let path = folder.path("slow.png").path
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         try #require(descriptor >= 0)
         let half = [UInt8](repeating: 1, count: 4000)
         #expect(half.withUnsafeBytes { write(descriptor, $0.baseAddress!, $0.count) } == 4000)
-        // The writer stalls for longer than the settle time: nothing may be taken meanwhile.
-        try await Task.sleep(for: .milliseconds(600))
+        // The writer stalls for longer than the settle time: nothing may be taken meanwhile. A
+        // frame closed after it arrives, so its creation event has been seen by then.
+        await clock.advance(by: .seconds(1))
+        try folder.write("first-sentinel.png")
+        #expect(await eventually { run.arrivals(named: "first-sentinel.png") == 1 })
         #expect(run.arrivals(named: "slow.png") == 0)
         #expect(half.withUnsafeBytes { write(descriptor, $0.baseAddress!, $0.count) } == 4000)
         close(descriptor)
@@ -172,11 +177,27 @@ import Glibc
 
     @Test func aFrameWrittenInTwoOpensIsTakenOnceWhole() async throws {
         let folder = try TemporaryFolder()
-        let run = WatchRun(cameras: [camera(folder.url, settle: .milliseconds(700))])
+        let clock = ManualWatchClock()
+        let settle = Duration.milliseconds(700)
+        let run = WatchRun(cameras: [camera(folder.url, settle: settle)], clock: clock)
         #expect(await run.started())
+        // However long the writer pauses between its two opens, the camera's settle time only runs
+        // when the test moves the clock.
         try await writeInTwoOpens(folder.path("two-opens.png"), pause: .milliseconds(200))
-        #expect(await eventually { run.arrivals(named: "two-opens.png") == 1 })
-        try await Task.sleep(for: .milliseconds(900))
+        try folder.write("sentinel.png")
+        // A move of no time: once handled, the watcher has read the close events, and their settle
+        // times count from this moment.
+        await clock.advance(by: .zero)
+        await clock.advance(by: settle - .milliseconds(1))
+        #expect(run.arrivals(named: "two-opens.png") == 0)
+        await clock.advance(by: .milliseconds(1))
+        #expect(await eventually { run.arrivals(named: "two-opens.png") == 1 && run.arrivals(named: "sentinel.png") == 1 })
+        // Later settle checks do not take it again.
+        await clock.advance(by: .seconds(5))
+        try folder.write("late.png")
+        await clock.advance(by: .zero)
+        await clock.advance(by: settle)
+        #expect(await eventually { run.arrivals(named: "late.png") == 1 })
         await run.stop()
         #expect(run.sizes(named: "two-opens.png") == [4000])
     }

@@ -1,5 +1,6 @@
 import Foundation
 import InspectdFiles
+import InspectdTesting
 import InspectdWatch
 import Testing
 #if canImport(Glibc)
@@ -12,20 +13,21 @@ import Glibc
         let folder = try TemporaryFolder()
         try folder.writeOld("old.png")
         try folder.writeOld("sub/old-nested.png")
-        let young = try folder.write("young.png")
-        // The young file's modification time on the continuous clock of `seenAt`.
-        let mtime = try #require(FileStamp(path: RawPath(young.path))).mtime
-        let (now, date) = (ContinuousClock.now, Date())
-        let written = now - .milliseconds(Int64(date.timeIntervalSince(mtime) * 1000))
-        let settle = Duration.milliseconds(800)
-        let run = WatchRun(cameras: [camera(folder.url)], settle: settle)
+        let clock = ManualWatchClock()
+        try folder.write("young.png")
+        let settle = Duration.seconds(2)
+        let run = WatchRun(cameras: [camera(folder.url)], settle: settle, clock: clock)
         #expect(await eventually { run.arrivals(named: "old.png") == 1 && run.arrivals(named: "old-nested.png") == 1 })
-        #expect(await eventually { run.arrivals(named: "young.png") == 1 })
-        let arrival = try #require(run.arrivals.first { $0.path.lastComponent.description == "young.png" })
-        // It was closed before the watch existed: no event comes, the settle check takes it.
-        #expect(arrival.seenAt >= written + settle - .milliseconds(50))
+        // A frame closed after start arrives at once; the young one, closed before the watch
+        // existed, gets no event and waits for its settle time.
         try folder.write("sentinel.png")
         #expect(await eventually { run.arrivals(named: "sentinel.png") == 1 })
+        await clock.advance(by: settle - .milliseconds(200))
+        #expect(run.arrivals(named: "young.png") == 0)
+        await clock.advance(by: .milliseconds(200))
+        #expect(await eventually { run.arrivals(named: "young.png") == 1 })
+        let arrival = try #require(run.arrivals.first { $0.path.lastComponent.description == "young.png" })
+        #expect(arrival.seenAt == clock.now)
         await run.stop()
         #expect(run.arrivals.count == 4)
     }
@@ -39,16 +41,19 @@ import Glibc
         let chunk = [UInt8](repeating: 3, count: 2000)
         _ = chunk.withUnsafeBytes { write(descriptor, $0.baseAddress!, $0.count) }
 
-        let settle = Duration.milliseconds(1200)
-        let run = WatchRun(cameras: [camera(folder.url)], settle: settle)
-        // The listing is done once the old marker arrived; the open file is settling now.
+        let clock = ManualWatchClock()
+        let settle = Duration.seconds(2)
+        let run = WatchRun(cameras: [camera(folder.url)], settle: settle, clock: clock)
+        // The listing is done once the old marker arrived; the open file is settling now, and the
+        // clock stands still: however slow this test runs, its settle time does not run out.
         #expect(await eventually { run.arrivals(named: "marker.png") == 1 })
-        #expect(run.arrivals(named: "open.png") == 0)
         _ = chunk.withUnsafeBytes { write(descriptor, $0.baseAddress!, $0.count) }
         close(descriptor)
         #expect(await eventually { run.arrivals(named: "open.png") == 1 })
         // Past the settle time the pending re-check must not take it a second time.
-        try await Task.sleep(for: settle + .milliseconds(400))
+        await clock.advance(by: settle * 2)
+        try folder.write("sentinel.png")
+        #expect(await eventually { run.arrivals(named: "sentinel.png") == 1 })
         await run.stop()
         #expect(run.arrivals(named: "open.png") == 1)
         #expect(run.sizes(named: "open.png") == [4000])
