@@ -165,13 +165,17 @@ private final class TableBuilder {
     }
 
     var origin: Origin
+    /// Tables and arrays around it: the root is at 0, `b` of `[a.b]` at 2. Bounded, because
+    /// building the document and releasing it recurse once per level.
+    let depth: Int
     var line: Int
     var column: Int
     var keys: [String] = []
     var entries: [String: Entry] = [:]
 
-    init(origin: Origin, line: Int, column: Int) {
+    init(origin: Origin, depth: Int, line: Int, column: Int) {
         self.origin = origin
+        self.depth = depth
         self.line = line
         self.column = column
     }
@@ -221,7 +225,8 @@ private struct KeyPart {
 }
 
 private struct Parser {
-    /// Deeper nesting of arrays and inline tables is refused rather than risking the stack.
+    /// Deeper nesting of tables, arrays and inline tables, and keys of more dotted parts, are
+    /// refused rather than risking the stack (and time quadratic in the parts of a key).
     static let maximumDepth = 64
 
     let bytes: [UInt8]
@@ -229,7 +234,7 @@ private struct Parser {
     var index = 0
     var line = 1
     var column = 1
-    let root = TableBuilder(origin: .header, line: 1, column: 1)
+    let root = TableBuilder(origin: .header, depth: 0, line: 1, column: 1)
     var current: TableBuilder
     /// Dotted path of `current`, with `[i]` for elements of arrays of tables.
     var currentPath = ""
@@ -359,7 +364,7 @@ private struct Parser {
         guard peekIs("=") else { throw syntaxError("\"=\" after the key", key: fullPath) }
         advance()
         skipSpaces()
-        let value = try value(path: fullPath, depth: 0)
+        let value = try value(path: fullPath, depth: table.depth + parts.count - 1)
         try insert(value, at: parts, into: table, path: path)
     }
 
@@ -372,7 +377,7 @@ private struct Parser {
             path = TOML.join(path, part.name)
             switch table.entries[part.name] {
             case nil:
-                let child = TableBuilder(origin: .dotted, line: part.line, column: part.column)
+                let child = try nested(in: table, origin: .dotted, line: part.line, column: part.column, path: path)
                 table.set(part.name, .table(child))
                 table = child
             case .table(let child)? where child.origin == .dotted:
@@ -387,6 +392,15 @@ private struct Parser {
             throw redefinition(of: path, existing, at: last.line, last.column)
         }
         table.set(last.name, .value(value))
+    }
+
+    /// A new table inside `parent`, unless that nests tables too deep.
+    func nested(in parent: TableBuilder, origin: TableBuilder.Origin, line: Int, column: Int, path: String) throws -> TableBuilder {
+        guard parent.depth < Self.maximumDepth else {
+            throw error(at: line, column, key: path, expected: "tables nested at most \(Self.maximumDepth) deep",
+                        found: "a table \(parent.depth + 1) deep")
+        }
+        return TableBuilder(origin: origin, depth: parent.depth + 1, line: line, column: column)
     }
 
     /// `[a.b]` or `[[a.b]]`: makes the table named the one later key/values go into.
@@ -412,7 +426,7 @@ private struct Parser {
             path = TOML.join(path, part.name)
             switch table.entries[part.name] {
             case nil:
-                let child = TableBuilder(origin: .implicit, line: line, column: column)
+                let child = try nested(in: table, origin: .implicit, line: line, column: column, path: path)
                 table.set(part.name, .table(child))
                 table = child
             case .table(let child)?:
@@ -431,14 +445,14 @@ private struct Parser {
         let existing = table.entries[last.name]
         switch (existing, isArray) {
         case (nil, false):
-            current = TableBuilder(origin: .header, line: line, column: column)
+            current = try nested(in: table, origin: .header, line: line, column: column, path: path)
             table.set(last.name, .table(current))
         case (nil, true):
-            current = TableBuilder(origin: .header, line: line, column: column)
+            current = try nested(in: table, origin: .header, line: line, column: column, path: path)
             table.set(last.name, .tableArray(TableArrayBuilder(first: current)))
             path += "[0]"
         case (.tableArray(let array)?, true):
-            current = TableBuilder(origin: .header, line: line, column: column)
+            current = try nested(in: table, origin: .header, line: line, column: column, path: path)
             array.elements.append(current)
             path += "[\(array.elements.count - 1)]"
         case (.table(let child)?, false) where child.origin == .implicit:
@@ -478,6 +492,9 @@ private struct Parser {
             parts.append(KeyPart(name: name, line: line, column: column))
             skipSpaces()
             guard peekIs(".") else { return parts }
+            guard parts.count < Self.maximumDepth else {
+                throw syntaxError("a key of at most \(Self.maximumDepth) dotted parts", key: parts.reduce("") { TOML.join($0, $1.name) })
+            }
             advance()
             skipSpaces()
         }
@@ -537,7 +554,7 @@ private struct Parser {
         guard depth <= Self.maximumDepth else {
             throw syntaxError("arrays and inline tables nested at most \(Self.maximumDepth) deep", key: path)
         }
-        let table = TableBuilder(origin: .header, line: line, column: column)
+        let table = TableBuilder(origin: .header, depth: depth, line: line, column: column)
         advance()
         skipSpaces()
         if peekIs("}") {
@@ -550,7 +567,7 @@ private struct Parser {
             guard peekIs("=") else { throw syntaxError("\"=\" after the key", key: fullPath) }
             advance()
             skipSpaces()
-            let value = try value(path: fullPath, depth: depth)
+            let value = try value(path: fullPath, depth: depth + parts.count - 1)
             try insert(value, at: parts, into: table, path: path)
             skipSpaces()
             if peekIs("}") {
