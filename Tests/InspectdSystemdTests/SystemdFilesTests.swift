@@ -85,7 +85,7 @@ private let systemdAnalyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: standIn.path)
 
         let original = try String(contentsOf: systemdFolder.appendingPathComponent("inspectd.service"), encoding: .utf8)
-        let execStart = "ExecStart=/usr/local/bin/inspectd run --config /etc/inspectd/inspectd.toml\n"
+        let execStart = "ExecStart=/usr/bin/inspectd run --config /etc/inspectd/inspectd.toml\n"
         #expect(original.contains("\n" + execStart))
         let unit = scratch.appendingPathComponent("inspectd.service")
         try original.replacingOccurrences(of: execStart, with: "ExecStart=\(standIn.path) run --config /etc/inspectd/inspectd.toml\n")
