@@ -10,8 +10,7 @@ final class AlertTests: XCTestCase {
         let records = Locked<[CapturedRecord]>([])
         let harness = try DaemonHarness()
         defer { harness.cleanUp() }
-        var logger = Logger(label: "inspectd-test") { _ in CapturingHandler(records: records) }
-        logger.logLevel = .info
+        let logger = CapturingHandler.logger(into: records)
         try await harness.start(logger: logger)
         let cam = harness.camera("cam1")
         try Data(DaemonHarness.frame(bright: true)).write(to: cam.appendingPathComponent("bright.png"))
@@ -45,8 +44,7 @@ final class AlertTests: XCTestCase {
         let records = Locked<[CapturedRecord]>([])
         let harness = try DaemonHarness()
         defer { harness.cleanUp() }
-        var logger = Logger(label: "inspectd-test") { _ in CapturingHandler(records: records) }
-        logger.logLevel = .info
+        let logger = CapturingHandler.logger(into: records)
         var scorer = BrightnessScorer()
         scorer.warnings = ["its calibration is older than its scoring"]
         try await harness.start(scorer: scorer, logger: logger)
@@ -69,6 +67,13 @@ struct CapturedRecord {
 
 struct CapturingHandler: LogHandler {
     let records: Locked<[CapturedRecord]>
+
+    /// A logger at info level whose every record lands in `records`.
+    static func logger(into records: Locked<[CapturedRecord]>) -> Logger {
+        var logger = Logger(label: "inspectd-test") { _ in CapturingHandler(records: records) }
+        logger.logLevel = .info
+        return logger
+    }
     var logLevel: Logger.Level = .trace
     var metadata: Logger.Metadata = [:]
 

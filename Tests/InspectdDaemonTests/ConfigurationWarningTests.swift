@@ -12,8 +12,7 @@ final class ConfigurationWarningTests: XCTestCase {
         defer { harness.cleanUp() }
         let cam = harness.camera("cam1")
         try FileManager.default.removeItem(at: cam)
-        var logger = Logger(label: "inspectd-test") { _ in CapturingHandler(records: records) }
-        logger.logLevel = .info
+        let logger = CapturingHandler.logger(into: records)
         try await harness.start(scorer: BrightnessScorer(products: ["gadget"]), logger: logger)
         try await Task.sleep(for: .milliseconds(300))
         let warnings = records.current.filter { $0.level == .warning }.map(\.message)

@@ -113,6 +113,12 @@ final class DaemonHarness: @unchecked Sendable {
         return try PNG.encode(Image(width: 32, height: 24, format: .grey, pixels: pixels))
     }
 
+    /// The value of an unlabelled metric in the daemon's Prometheus file, as written.
+    func metric(_ name: String) -> String? {
+        let text = (try? String(contentsOf: root.appendingPathComponent("state/metrics/inspectd.prom"), encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.map { String($0.dropFirst(name.count + 1)) }
+    }
+
     func verdicts() -> [[String: Any]] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: spoolNew.path)) ?? []
         return names.filter { $0.hasSuffix(".json") }.sorted().compactMap { name in

@@ -10,8 +10,7 @@ final class ProductIntakeDaemonTests: XCTestCase {
         let records = Locked<[CapturedRecord]>([])
         let harness = try DaemonHarness(trainingExtra: "minimum_images = 3")
         defer { harness.cleanUp() }
-        var logger = Logger(label: "inspectd-test") { _ in CapturingHandler(records: records) }
-        logger.logLevel = .info
+        let logger = CapturingHandler.logger(into: records)
         try await harness.start(logger: logger)
         let products = harness.root.appendingPathComponent("state/products")
         func folder(_ name: String, images: Int, known: Bool = false) throws -> URL {

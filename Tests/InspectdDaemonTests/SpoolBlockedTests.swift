@@ -10,11 +10,6 @@ import Glibc
 /// inspection: no frame is lost or recorded as done, the journal says so once, and scoring goes on
 /// by itself when the spool takes files again.
 final class SpoolBlockedTests: XCTestCase {
-    func metric(_ harness: DaemonHarness, _ name: String) -> String? {
-        let text = (try? String(contentsOf: harness.root.appendingPathComponent("state/metrics/inspectd.prom"), encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.map { String($0.dropFirst(name.count + 1)) }
-    }
-
     func eventually(timeout: TimeInterval = 20, _ condition: () -> Bool) async throws -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
@@ -29,8 +24,7 @@ final class SpoolBlockedTests: XCTestCase {
         let records = Locked<[CapturedRecord]>([])
         let harness = try DaemonHarness()
         defer { harness.cleanUp() }
-        var logger = Logger(label: "inspectd-test") { _ in CapturingHandler(records: records) }
-        logger.logLevel = .info
+        let logger = CapturingHandler.logger(into: records)
         try await harness.start(logger: logger)
         let cam = harness.camera("cam1")
         try Data(DaemonHarness.frame(bright: false, seed: 0)).write(to: cam.appendingPathComponent("before.png"))
@@ -42,7 +36,7 @@ final class SpoolBlockedTests: XCTestCase {
         for i in 1...3 {
             try Data(DaemonHarness.frame(bright: i == 2, seed: UInt8(i))).write(to: cam.appendingPathComponent("during-\(i).png"))
         }
-        let paused = try await eventually { self.metric(harness, "inspectd_spool_writable") == "0" }
+        let paused = try await eventually { harness.metric("inspectd_spool_writable") == "0" }
         XCTAssertTrue(paused, "the metrics never showed the pause")
         try await Task.sleep(for: .seconds(1))
         XCTAssertEqual(harness.verdicts().count, 1)
@@ -58,8 +52,8 @@ final class SpoolBlockedTests: XCTestCase {
         let frames = verdicts.map { URL(fileURLWithPath: $0["frame"] as! String).lastPathComponent }.sorted()
         XCTAssertEqual(frames, ["before.png", "during-1.png", "during-2.png", "during-3.png"])
         XCTAssertTrue(records.current.contains { $0.metadata[JournalField.messageID] == .string(JournalMessageID.spoolResumed.id) })
-        XCTAssertEqual(metric(harness, "inspectd_spool_writable"), "1")
-        XCTAssertEqual(metric(harness, "inspectd_spool_blocked_total"), "1")
+        XCTAssertEqual(harness.metric("inspectd_spool_writable"), "1")
+        XCTAssertEqual(harness.metric("inspectd_spool_blocked_total"), "1")
     }
 
     /// A real full disk: the spool on a 256 KiB tmpfs, made larger while the daemon waits. Needs
@@ -80,7 +74,7 @@ final class SpoolBlockedTests: XCTestCase {
         for i in 0..<6 {
             try Data(DaemonHarness.frame(bright: false, seed: UInt8(i))).write(to: cam.appendingPathComponent("f\(i).png"))
         }
-        let paused = try await eventually { self.metric(harness, "inspectd_spool_writable") == "0" }
+        let paused = try await eventually { harness.metric("inspectd_spool_writable") == "0" }
         XCTAssertTrue(paused, "the spool never filled up")
         XCTAssertTrue(Self.mount(["-o", "remount,size=64m", spool.path]))
         let verdicts = try await harness.waitForVerdicts(6, timeout: 30)
